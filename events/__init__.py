@@ -1,0 +1,13 @@
+"""Lifecycle events: the envelope, the subject registry, the outbox and its delivery to JetStream.
+
+Services call `events.record(subject, attributes)` inside their transaction.
+"""
+
+from typing import Any
+
+
+def record(subject: str, attributes: dict[str, Any], **kwargs: Any) -> Any:
+    """Record a lifecycle event in the caller's transaction; see `events.outbox.record`."""
+    from events.outbox import record as _record
+
+    return _record(subject, attributes, **kwargs)

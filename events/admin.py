@@ -1,0 +1,1 @@
+"""Admin for the outbox (read-only audit of recorded events)."""

@@ -1,0 +1,43 @@
+"""The transactional outbox: one row per lifecycle event, written in the transaction of the change."""
+
+import uuid
+
+from django.db import models
+
+
+class OutboxEvent(models.Model):
+    """A recorded event and its delivery state; its id is the envelope id and the `Nats-Msg-Id`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PUBLISHED = "published"
+        SKIPPED = "skipped"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.CharField(max_length=200, db_index=True)
+    envelope = models.JSONField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    stream_seq = models.BigIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "published", "skipped", "failed"]),
+                name="outbox_status_valid",
+            ),
+        ]
+        permissions = [
+            ("requeue_outboxevent", "Can requeue a failed or skipped event"),
+            ("publish_outboxevent", "Can publish a pending event now"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.id}"

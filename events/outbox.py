@@ -1,0 +1,50 @@
+"""Recording events into the outbox, and handing them to the publisher after commit."""
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from events.envelope import EnvelopeError, build_envelope
+from events.models import OutboxEvent
+from events.subjects import REGISTRY
+
+logger = logging.getLogger(__name__)
+
+
+def record(subject: str, attributes: dict[str, Any], *, occurred_at: dt.datetime | None = None) -> OutboxEvent:
+    """Write one event to the outbox inside the caller's transaction; publish it after commit.
+
+    The attributes must be exactly the subject's registered ones. A rollback discards the row,
+    so no event leaks; once committed the row stays `pending` until JetStream acknowledges it.
+    """
+    registration = REGISTRY.get(subject)
+    if registration is None:
+        raise EnvelopeError(f"Unknown event subject {subject!r}.")
+    given = set(attributes)
+    if given != registration.attribute_names:
+        missing = sorted(registration.attribute_names - given)
+        extra = sorted(given - registration.attribute_names)
+        raise EnvelopeError(
+            f"Attributes of {subject} differ from its registration: missing {missing}, unexpected {extra}."
+        )
+    event_id = uuid.uuid4()
+    envelope = build_envelope(
+        subject=subject, attributes=attributes, occurred_at=occurred_at or timezone.now(), event_id=event_id
+    )
+    event = OutboxEvent.objects.create(id=event_id, subject=subject, envelope=envelope, next_attempt_at=timezone.now())
+    transaction.on_commit(lambda: enqueue_publish(event_id), robust=True)
+    return event
+
+
+def enqueue_publish(event_id: uuid.UUID) -> None:
+    """Hand a committed event to the Celery publish task; a broker failure is logged, the relay retries."""
+    try:
+        from events.tasks import publish_outbox_event
+
+        publish_outbox_event.delay(str(event_id))
+    except Exception:
+        logger.warning("Could not enqueue publish of event %s; the relay will deliver it.", event_id, exc_info=True)

@@ -1,0 +1,245 @@
+"""Django admin for manual state edits; every add and change goes through the hub's services."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from hub import services
+from hub.errors import HubError
+from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from hub.services.decisions import RESOLUTION_FIELDS
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+class ServiceForm(forms.ModelForm):
+    """A model form whose validation runs the real service in a savepoint that is rolled back.
+
+    The same rules as the API apply (transition table, domain checks), and a broken one shows as
+    a form error rather than a server error. Model-level uniqueness is left to the service.
+    """
+
+    service_call: Callable[[models.Model | None, dict[str, Any], str], models.Model]
+    actor: str = ""
+
+    def validate_unique(self) -> None:
+        """Uniqueness and constraints are checked by the service run in `clean`."""
+
+    def service_data(self) -> dict[str, Any]:
+        assert self.cleaned_data is not None
+        if self.instance._state.adding:
+            return {name: self.cleaned_data[name] for name in self.fields if name in self.cleaned_data}
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in self.cleaned_data}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        existing = (
+            None if self.instance._state.adding else type(self.instance)._default_manager.get(pk=self.instance.pk)
+        )
+        try:
+            with transaction.atomic():
+                type(self).service_call(existing, self.service_data(), self.actor)
+                raise _DryRunRollback
+        except _DryRunRollback:
+            pass
+        except HubError as exc:
+            for field, messages in exc.errors.items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+            if not exc.errors:
+                self.add_error(None, exc.message)
+        return cleaned
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Admin whose saves call the hub's services instead of `Model.save()`."""
+
+    service: Callable[[models.Model | None, dict[str, Any], str], models.Model]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, form=ServiceForm, **kwargs)
+        form.service_call = staticmethod(type(self).service)  # type: ignore[attr-defined]
+        form.actor = getattr(request.user, "username", "")  # type: ignore[attr-defined]
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        existing = type(obj)._default_manager.get(pk=obj.pk) if change else None
+        result = type(self).service(existing, form.service_data(), getattr(request.user, "username", ""))
+        obj.__dict__.update({k: v for k, v in result.__dict__.items() if not k.startswith("_")})
+        obj._state.adding = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The hub flags instead of deleting (ADR-001); deletes would bypass services and events.
+        return False
+
+
+def _link(obj: models.Model | None, label: str | None = None) -> str:
+    if obj is None:
+        return "—"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label or str(obj))
+
+
+@admin.register(Domain)
+class DomainAdmin(ServiceAdmin):
+    list_display = ["slug", "name", "status", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+
+    @staticmethod
+    def service(obj: Any, data: dict[str, Any], actor: str) -> Domain:
+        return services.domain_update(domain=obj, data=data) if obj else services.domain_create(data=data)
+
+
+@admin.register(Repo)
+class RepoAdmin(ServiceAdmin):
+    list_display = ["slug", "name", "domain_link", "status", "last_synced_at"]
+    list_filter = ["status", "domain"]
+    search_fields = ["slug", "name", "remote_url"]
+    list_select_related = ["domain"]
+    readonly_fields = ["id", "last_synced_at", "created_at", "updated_at"]
+
+    @admin.display(description="domain", ordering="domain__slug")
+    def domain_link(self, obj: Repo) -> str:
+        return _link(obj.domain)
+
+    @staticmethod
+    def service(obj: Any, data: dict[str, Any], actor: str) -> Repo:
+        return services.repo_update(repo=obj, data=data) if obj else services.repo_register(data=data)
+
+
+@admin.register(DomainGoal)
+class DomainGoalAdmin(ServiceAdmin):
+    list_display = ["key", "title", "domain_link", "status", "activated_at"]
+    list_filter = ["status", "domain"]
+    search_fields = ["key", "title"]
+    list_select_related = ["domain"]
+    readonly_fields = ["id", "activated_at", "created_at", "updated_at"]
+
+    @admin.display(description="domain", ordering="domain__slug")
+    def domain_link(self, obj: DomainGoal) -> str:
+        return _link(obj.domain)
+
+    @staticmethod
+    def service(obj: Any, data: dict[str, Any], actor: str) -> DomainGoal:
+        return services.domain_goal_update(goal=obj, data=data) if obj else services.domain_goal_create(data=data)
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    fields = ["key", "title", "status", "priority", "assignee", "order"]
+    readonly_fields = ("key", "title", "status", "priority", "assignee", "order")
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Workstream)
+class WorkstreamAdmin(ServiceAdmin):
+    list_display = ["key", "title", "repo_link", "status", "priority", "owner", "updated_at"]
+    list_filter = ["status", "repo__domain", "repo"]
+    search_fields = ["key", "title", "owner"]
+    list_select_related = ["repo"]
+    readonly_fields = [
+        "id",
+        "completed_at",
+        "source_path",
+        "source_hash",
+        "missing_from_repo_at",
+        "created_at",
+        "updated_at",
+    ]
+    autocomplete_fields = ["repo", "domain_goal"]
+    inlines = [TaskInline]
+
+    @admin.display(description="repo", ordering="repo__slug")
+    def repo_link(self, obj: Workstream) -> str:
+        return _link(obj.repo)
+
+    @staticmethod
+    def service(obj: Any, data: dict[str, Any], actor: str) -> Workstream:
+        return services.workstream_update(workstream=obj, data=data) if obj else services.workstream_create(data=data)
+
+
+@admin.register(Task)
+class TaskAdmin(ServiceAdmin):
+    list_display = ["key", "title", "workstream_link", "status", "priority", "assignee", "missing_from_workplan_at"]
+    list_filter = ["status", "priority", "workstream__status"]
+    search_fields = ["key", "title", "assignee"]
+    list_select_related = ["workstream"]
+    readonly_fields = ["id", "last_activity_at", "created_at", "updated_at"]
+    autocomplete_fields = ["workstream"]
+
+    @admin.display(description="workstream", ordering="workstream__key")
+    def workstream_link(self, obj: Task) -> str:
+        return _link(obj.workstream)
+
+    @staticmethod
+    def service(obj: Any, data: dict[str, Any], actor: str) -> Task:
+        return services.task_update(task=obj, data=data) if obj else services.task_create(data=data)
+
+
+@admin.register(Decision)
+class DecisionAdmin(ServiceAdmin):
+    list_display = ["key", "title", "status", "repo_link", "workstream_link", "resolved_at"]
+    list_filter = ["status"]
+    search_fields = ["key", "title", "question"]
+    list_select_related = ["repo", "workstream"]
+    readonly_fields = ["id", "resolved_at", "created_at", "updated_at"]
+    autocomplete_fields = ["repo", "workstream"]
+
+    @admin.display(description="repo", ordering="repo__slug")
+    def repo_link(self, obj: Decision) -> str:
+        return _link(obj.repo)
+
+    @admin.display(description="workstream", ordering="workstream__key")
+    def workstream_link(self, obj: Decision) -> str:
+        return _link(obj.workstream)
+
+    @staticmethod
+    def service(obj: Any, data: dict[str, Any], actor: str) -> Decision:
+        if obj is None:
+            # Resolution fields are set by resolving, never on creation; the add form shows them empty.
+            data = {name: value for name, value in data.items() if value or name not in RESOLUTION_FIELDS}
+            return services.decision_create(data=data)
+        return services.decision_update(decision=obj, data=data, actor=actor)
+
+
+@admin.register(ProgressEvent)
+class ProgressEventAdmin(ServiceAdmin):
+    list_display = ["created_at", "event_type", "summary", "workstream_link", "task_link", "author"]
+    list_filter = ["event_type"]
+    search_fields = ["summary", "detail", "author"]
+    list_select_related = ["workstream", "task"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+    autocomplete_fields = ["workstream", "task"]
+
+    @admin.display(description="workstream")
+    def workstream_link(self, obj: ProgressEvent) -> str:
+        return _link(obj.workstream)
+
+    @admin.display(description="task")
+    def task_link(self, obj: ProgressEvent) -> str:
+        return _link(obj.task)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The progress log is append-only.
+        return obj is None and super().has_change_permission(request, obj)
+
+    @staticmethod
+    def service(obj: Any, data: dict[str, Any], actor: str) -> ProgressEvent:
+        return services.progress_event_add(**{**data, "author": data.get("author") or actor})

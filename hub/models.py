@@ -1,0 +1,283 @@
+"""The hub's domain model: the index of the organisation's workplan files and its decisions."""
+
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*\Z"
+slug_validator = RegexValidator(
+    SLUG_PATTERN,
+    "Use lowercase letters, digits and hyphens, starting with a letter or digit.",
+    code="invalid_slug",
+)
+
+
+class HubModel(models.Model):
+    """Common columns: a stable UUID (used in events as `*_id`) and aware UTC timestamps."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class Domain(HubModel):
+    """An area of the organisation (e.g. `custodian`) that owns repos and goals."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        ARCHIVED = "archived"
+
+    slug = models.CharField(max_length=100, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slug__regex=SLUG_PATTERN),
+                name="domain_slug_format",
+                violation_error_message="Invalid domain slug.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "archived"]),
+                name="domain_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Repo(HubModel):
+    """A registered source repository whose workplan files the hub indexes."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        ARCHIVED = "archived"
+
+    slug = models.CharField(max_length=100, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200, blank=True)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, null=True, blank=True, related_name="repos")
+    remote_url = models.CharField(max_length=500, blank=True)
+    local_path = models.CharField(max_length=1000, blank=True, help_text="A checkout the hub may read.")
+    workplan_dir = models.CharField(max_length=200, default="workplans")
+    default_branch = models.CharField(max_length=200, default="main")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slug__regex=SLUG_PATTERN),
+                name="repo_slug_format",
+                violation_error_message="Invalid repo slug.",
+            ),
+            models.CheckConstraint(condition=Q(status__in=["active", "archived"]), name="repo_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class DomainGoal(HubModel):
+    """A goal of a domain; at most one is active per domain at a time."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        ACTIVE = "active"
+        SUPERSEDED = "superseded"
+        ACHIEVED = "achieved"
+        ARCHIVED = "archived"
+
+    key = models.CharField(max_length=100, unique=True, validators=[slug_validator])
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="goals")
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["domain__slug", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(status="active"),
+                name="one_active_goal_per_domain",
+                violation_error_message="This domain already has an active goal.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["proposed", "active", "superseded", "achieved", "archived"]),
+                name="domain_goal_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Workstream(HubModel):
+    """A workplan: one `<PREFIX>-WP-NNNN-*.md` file in a repo, with its tasks."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        READY = "ready"
+        ACTIVE = "active"
+        BLOCKED = "blocked"
+        BACKLOG = "backlog"
+        COMPLETED = "completed"
+        ARCHIVED = "archived"
+
+    key = models.CharField(max_length=100, unique=True, help_text="The workplan id, e.g. CUST-WP-0040.")
+    repo = models.ForeignKey(Repo, on_delete=models.PROTECT, related_name="workstreams")
+    domain_goal = models.ForeignKey(
+        DomainGoal, on_delete=models.SET_NULL, null=True, blank=True, related_name="workstreams"
+    )
+    title = models.CharField(max_length=300)
+    owner = models.CharField(max_length=200, blank=True)
+    priority = models.IntegerField(default=100, help_text="Lower comes first.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    source_path = models.CharField(max_length=1000, blank=True)
+    source_hash = models.CharField(max_length=64, blank=True)
+    missing_from_repo_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the workplan file is gone (an orphan, flagged not deleted)."
+    )
+
+    class Meta:
+        ordering = ["priority", "key"]
+        indexes = [models.Index(fields=["status", "priority"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["proposed", "ready", "active", "blocked", "backlog", "completed", "archived"]),
+                name="workstream_status_valid",
+            ),
+            models.CheckConstraint(condition=~Q(key=""), name="workstream_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Task(HubModel):
+    """One task of a workstream, as listed in its workplan file."""
+
+    class Status(models.TextChoices):
+        WAIT = "wait"
+        TODO = "todo"
+        PROGRESS = "progress"
+        DONE = "done"
+        CANCEL = "cancel"
+
+    class Priority(models.TextChoices):
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+        CRITICAL = "critical"
+
+    OPEN_STATUSES = (Status.WAIT, Status.TODO, Status.PROGRESS)
+
+    key = models.CharField(max_length=120, unique=True, help_text="The task id, e.g. CUST-WP-0040-T05.")
+    workstream = models.ForeignKey(Workstream, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.TODO)
+    priority = models.CharField(max_length=20, choices=Priority.choices, default=Priority.MEDIUM)
+    order = models.IntegerField(default=0)
+    assignee = models.CharField(max_length=200, blank=True)
+    blocking_reason = models.TextField(blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    missing_from_workplan_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["workstream__key", "order", "key"]
+        indexes = [models.Index(fields=["status", "workstream"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["wait", "todo", "progress", "done", "cancel"]), name="task_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=["low", "medium", "high", "critical"]), name="task_priority_valid"
+            ),
+            models.CheckConstraint(condition=~Q(key=""), name="task_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Decision(HubModel):
+    """A question that needs an answer, with the options on the table and, once resolved, the choice."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ESCALATED = "escalated"
+        RESOLVED = "resolved"
+        SUPERSEDED = "superseded"
+
+    key = models.CharField(max_length=100, unique=True, help_text="e.g. DEC-0012")
+    title = models.CharField(max_length=300)
+    question = models.TextField(blank=True)
+    options = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    repo = models.ForeignKey(Repo, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions")
+    workstream = models.ForeignKey(
+        Workstream, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions"
+    )
+    rationale = models.TextField(blank=True)
+    chosen_option = models.CharField(max_length=300, blank=True)
+    decided_by = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "escalated", "resolved", "superseded"]), name="decision_status_valid"
+            ),
+            models.CheckConstraint(condition=~Q(key=""), name="decision_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ProgressEvent(HubModel):
+    """An append-only entry of the progress log."""
+
+    class EventType(models.TextChoices):
+        NOTE = "note"
+        MILESTONE = "milestone"
+        BLOCKER = "blocker"
+        INSIGHT = "insight"
+
+    event_type = models.CharField(max_length=20, choices=EventType.choices, default=EventType.NOTE)
+    summary = models.CharField(max_length=500)
+    detail = models.TextField(blank=True)
+    workstream = models.ForeignKey(
+        Workstream, on_delete=models.SET_NULL, null=True, blank=True, related_name="progress_events"
+    )
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="progress_events")
+    author = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event_type__in=["note", "milestone", "blocker", "insight"]),
+                name="progress_event_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type}: {self.summary[:60]}"

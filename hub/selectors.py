@@ -1,0 +1,117 @@
+"""Reads of the hub's state, shared by the API, the admin, commands and MCP tools."""
+
+import contextlib
+import datetime as dt
+import uuid
+from typing import TypeVar
+
+from django.db import models
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from hub.errors import NotFound
+from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+
+M = TypeVar("M", bound=models.Model)
+
+DECISION_BOOST_WINDOW = dt.timedelta(days=7)
+TASK_PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+# Human keys per model: the field a person or agent names an object by.
+_KEY_FIELD: dict[type[models.Model], str] = {
+    Domain: "slug",
+    Repo: "slug",
+    DomainGoal: "key",
+    Workstream: "key",
+    Task: "key",
+    Decision: "key",
+}
+
+
+def get_by_key_or_id(model: type[M], value: str, *, queryset: QuerySet[M] | None = None) -> M:
+    """Find an object by its UUID or its human key; raise NotFound naming what was asked."""
+    queryset = queryset if queryset is not None else model._default_manager.all()
+    lookup = Q(**{_KEY_FIELD[model]: value}) if model in _KEY_FIELD else Q(pk=None)
+    with contextlib.suppress(ValueError):
+        lookup |= Q(pk=uuid.UUID(str(value)))
+    found = queryset.filter(lookup).first()
+    if found is None:
+        raise NotFound(f"No {model._meta.verbose_name} {value!r}.")
+    return found
+
+
+def workstream_list(*, repo: str | None = None, status: str | None = None) -> QuerySet[Workstream]:
+    """Workstreams with their repo, domain and task counts, optionally filtered by repo slug and status."""
+    queryset = Workstream.objects.select_related("repo__domain", "domain_goal").annotate(
+        tasks_total=Count("tasks", distinct=True),
+        tasks_open=Count("tasks", filter=Q(tasks__status__in=Task.OPEN_STATUSES), distinct=True),
+        tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
+    )
+    if repo:
+        queryset = queryset.filter(repo__slug=repo)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def decision_pending_list() -> QuerySet[Decision]:
+    """Decisions still waiting for an answer (open or escalated)."""
+    return Decision.objects.filter(status__in=[Decision.Status.OPEN, Decision.Status.ESCALATED]).select_related(
+        "repo", "workstream"
+    )
+
+
+def progress_recent_list(*, limit: int = 20, since: dt.datetime | None = None) -> QuerySet[ProgressEvent]:
+    """The newest progress entries, newest first."""
+    queryset = ProgressEvent.objects.select_related("workstream", "task").order_by("-created_at")
+    if since is not None:
+        queryset = queryset.filter(created_at__gte=since)
+    return queryset[:limit]
+
+
+def next_steps_get(
+    *, repo: str | None = None, workstream: str | None = None, domain: str | None = None
+) -> QuerySet[Task]:
+    """What to work on next: open tasks (`todo`, then `progress`) of active workstreams, each with a reason.
+
+    Tasks of workstreams with a decision resolved in the last 7 days come first (`decision_resolved`);
+    then `todo` tasks (`ready`) before `progress` ones (`in_progress`); within each, by task priority,
+    workstream priority and task order. Tasks in `wait` are never next.
+    """
+    recent_decision = Decision.objects.filter(
+        workstream=OuterRef("workstream"),
+        status=Decision.Status.RESOLVED,
+        resolved_at__gte=timezone.now() - DECISION_BOOST_WINDOW,
+    )
+    queryset = (
+        Task.objects.filter(
+            status__in=[Task.Status.TODO, Task.Status.PROGRESS],
+            workstream__status=Workstream.Status.ACTIVE,
+        )
+        .select_related("workstream__repo__domain")
+        .annotate(
+            decision_boost=Exists(recent_decision),
+            priority_rank=Case(
+                *[When(priority=word, then=Value(rank)) for word, rank in TASK_PRIORITY_RANK.items()],
+                default=Value(len(TASK_PRIORITY_RANK)),
+                output_field=IntegerField(),
+            ),
+            status_rank=Case(
+                When(status=Task.Status.TODO, then=Value(0)), default=Value(1), output_field=IntegerField()
+            ),
+            reason=Case(
+                When(decision_boost=True, then=Value("decision_resolved")),
+                When(status=Task.Status.TODO, then=Value("ready")),
+                default=Value("in_progress"),
+                output_field=models.CharField(),
+            ),
+        )
+        .order_by("-decision_boost", "status_rank", "priority_rank", "workstream__priority", "order", "key")
+    )
+    if repo:
+        queryset = queryset.filter(workstream__repo__slug=repo)
+    if workstream:
+        queryset = queryset.filter(workstream__key=workstream)
+    if domain:
+        queryset = queryset.filter(workstream__repo__domain__slug=domain)
+    return queryset

@@ -1,0 +1,47 @@
+"""Helpers shared by the services: applying field changes and turning model validation into domain errors."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+
+from hub.errors import Conflict, ValidationFailed
+
+M = TypeVar("M", bound=models.Model)
+
+
+def reject_unknown_fields(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Refuse fields a service does not let its callers set."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationFailed(
+            f"These fields cannot be set here: {', '.join(unknown)}.",
+            errors={name: ["This field cannot be set here."] for name in unknown},
+        )
+
+
+def validate_and_save(instance: M, *, creating: bool = False) -> M:
+    """Validate the instance like a model form would, then save it; constraint races become Conflict."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        errors = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        first = next(iter(errors.values()))[0] if errors else "Invalid input."
+        raise ValidationFailed(first, errors=errors) from exc
+    try:
+        with transaction.atomic():
+            instance.save(force_insert=creating)
+    except IntegrityError as exc:
+        raise Conflict(f"This change conflicts with existing data: {exc.__cause__ or exc}") from exc
+    return instance
+
+
+def apply_fields(instance: M, data: Mapping[str, Any]) -> list[str]:
+    """Set the given attributes and return the names that actually changed."""
+    changed = []
+    for name, value in data.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed.append(name)
+    return changed

@@ -1,0 +1,150 @@
+"""Writes for domains, repos and domain goals."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+import events
+from events.subjects import DOMAIN_GOAL_ACTIVATED, REPO_REGISTERED
+from hub.errors import ValidationFailed
+from hub.models import Domain, DomainGoal, Repo
+from hub.services._common import apply_fields, reject_unknown_fields, validate_and_save
+from hub.transitions import check_transition, normalize_status
+
+DOMAIN_FIELDS = {"slug", "name", "description", "status"}
+REPO_FIELDS = {"slug", "name", "domain", "remote_url", "local_path", "workplan_dir", "default_branch", "status"}
+GOAL_FIELDS = {"key", "domain", "title", "description", "status"}
+
+
+@transaction.atomic
+def domain_create(*, data: dict[str, Any]) -> Domain:
+    """Create a domain."""
+    reject_unknown_fields(data, DOMAIN_FIELDS)
+    values = dict(data)
+    if "status" in values:
+        values["status"] = normalize_status("domain", values["status"])
+    return validate_and_save(Domain(**values), creating=True)
+
+
+@transaction.atomic
+def domain_update(*, domain: Domain, data: dict[str, Any]) -> Domain:
+    """Change a domain's fields; a status change follows the transition table."""
+    reject_unknown_fields(data, DOMAIN_FIELDS)
+    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    values = dict(data)
+    if "status" in values:
+        values["status"] = normalize_status("domain", values["status"])
+        if values["status"] != domain.status:
+            check_transition("domain", domain.status, values["status"])
+    if apply_fields(domain, values):
+        validate_and_save(domain)
+    return domain
+
+
+@transaction.atomic
+def repo_register(*, data: dict[str, Any]) -> Repo:
+    """Register a repo and record `org.statehub.repo.registered`."""
+    reject_unknown_fields(data, REPO_FIELDS)
+    values = dict(data)
+    if "status" in values:
+        values["status"] = normalize_status("repo", values["status"])
+    repo = validate_and_save(Repo(**values), creating=True)
+    events.record(
+        REPO_REGISTERED.name,
+        {
+            "repo_id": repo.id,
+            "repo_slug": repo.slug,
+            "domain_slug": repo.domain.slug if repo.domain else None,
+            "remote_url": repo.remote_url,
+            "local_path": repo.local_path,
+            "name": repo.name,
+        },
+        occurred_at=repo.created_at,
+    )
+    return repo
+
+
+@transaction.atomic
+def repo_update(*, repo: Repo, data: dict[str, Any]) -> Repo:
+    """Change a repo's fields; a status change follows the transition table."""
+    reject_unknown_fields(data, REPO_FIELDS | {"last_synced_at"})
+    repo = Repo.objects.select_for_update().get(pk=repo.pk)
+    values = dict(data)
+    if "status" in values:
+        values["status"] = normalize_status("repo", values["status"])
+        if values["status"] != repo.status:
+            check_transition("repo", repo.status, values["status"])
+    if apply_fields(repo, values):
+        validate_and_save(repo)
+    return repo
+
+
+@transaction.atomic
+def domain_goal_create(*, data: dict[str, Any]) -> DomainGoal:
+    """Create a domain goal (any starting status; at most one active per domain)."""
+    reject_unknown_fields(data, GOAL_FIELDS)
+    values = dict(data)
+    if "status" in values:
+        values["status"] = normalize_status("domain_goal", values["status"])
+    goal = DomainGoal(**values)
+    if goal.status == DomainGoal.Status.ACTIVE:
+        goal.activated_at = timezone.now()
+    return validate_and_save(goal, creating=True)
+
+
+@transaction.atomic
+def domain_goal_update(*, goal: DomainGoal, data: dict[str, Any]) -> DomainGoal:
+    """Change a goal's fields; activation goes through `domain_goal_activate`, other moves through the table."""
+    reject_unknown_fields(data, GOAL_FIELDS)
+    values = dict(data)
+    target = normalize_status("domain_goal", values.pop("status")) if "status" in values else None
+    goal = DomainGoal.objects.select_for_update().get(pk=goal.pk)
+    if "domain" in values and values["domain"] != goal.domain and goal.status == DomainGoal.Status.ACTIVE:
+        raise ValidationFailed("An active goal cannot move to another domain.", field="domain")
+    if apply_fields(goal, values):
+        validate_and_save(goal)
+    if target is not None and target != goal.status:
+        if target == DomainGoal.Status.ACTIVE:
+            return domain_goal_activate(goal=goal)
+        check_transition("domain_goal", goal.status, target)
+        goal.status = target
+        validate_and_save(goal)
+    return goal
+
+
+@transaction.atomic
+def domain_goal_activate(*, goal: DomainGoal) -> DomainGoal:
+    """Activate a proposed goal, supersede the domain's active one, and record `domain.goal.activated`."""
+    goal = DomainGoal.objects.select_for_update().select_related("domain").get(pk=goal.pk)
+    check_transition("domain_goal", goal.status, DomainGoal.Status.ACTIVE)
+    # Lock the domain row so two activations in one domain serialise instead of racing the constraint.
+    Domain.objects.select_for_update().filter(pk=goal.domain_id).first()
+    superseded = (
+        DomainGoal.objects.select_for_update()
+        .filter(domain_id=goal.domain_id, status=DomainGoal.Status.ACTIVE)
+        .exclude(pk=goal.pk)
+        .first()
+    )
+    if superseded is not None:
+        check_transition("domain_goal", superseded.status, DomainGoal.Status.SUPERSEDED)
+        superseded.status = DomainGoal.Status.SUPERSEDED
+        superseded.save(update_fields=["status", "updated_at"])
+    previous_status = goal.status
+    goal.status = DomainGoal.Status.ACTIVE
+    goal.activated_at = timezone.now()
+    goal.save(update_fields=["status", "activated_at", "updated_at"])
+    events.record(
+        DOMAIN_GOAL_ACTIVATED.name,
+        {
+            "goal_id": goal.id,
+            "goal_key": goal.key,
+            "domain_slug": goal.domain.slug,
+            "title": goal.title,
+            "previous_status": previous_status,
+            "superseded_goal_key": superseded.key if superseded else None,
+            "activated_at": goal.activated_at,
+        },
+        occurred_at=goal.activated_at,
+    )
+    return goal

