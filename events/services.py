@@ -1,0 +1,27 @@
+"""Writes to the outbox made by people (admin, API): requeueing and immediate publishing."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from events.models import OutboxEvent
+from events.outbox import enqueue_publish
+
+
+class OutboxStateError(Exception):
+    """An outbox action that does not fit the event's current status."""
+
+
+@transaction.atomic
+def outbox_event_requeue(*, event: OutboxEvent) -> OutboxEvent:
+    """Put a `failed` or `skipped` event back to `pending` with fresh attempts; publish it after commit."""
+    event = OutboxEvent.objects.select_for_update().get(pk=event.pk)
+    if event.status not in (OutboxEvent.Status.FAILED, OutboxEvent.Status.SKIPPED):
+        raise OutboxStateError(f"Only failed or skipped events can be requeued; this one is {event.status}.")
+    event.status = OutboxEvent.Status.PENDING
+    event.attempts = 0
+    event.next_attempt_at = timezone.now()
+    event.last_error = ""
+    event.save(update_fields=["status", "attempts", "next_attempt_at", "last_error"])
+    event_id = event.id
+    transaction.on_commit(lambda: enqueue_publish(event_id), robust=True)
+    return event

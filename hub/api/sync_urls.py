@@ -1,0 +1,5 @@
+"""Routes of the reconciliation endpoints (`/repos/{slug}/sync`, `/consistency/sweep`)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
