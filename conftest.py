@@ -45,3 +45,9 @@ def nats_server_url() -> Iterator[str]:
             yield url
         finally:
             devservers.stop_process(process)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http_in_tests(settings: pytest.FixtureRequest) -> None:
+    """Tests run with production settings but talk plain HTTP to the test client."""
+    settings.SECURE_SSL_REDIRECT = False  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db import models, transaction
+from django.forms.models import construct_instance
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -30,8 +31,10 @@ class ServiceForm(forms.ModelForm):
     service_call: Callable[[models.Model | None, dict[str, Any], str], models.Model]
     actor: str = ""
 
-    def validate_unique(self) -> None:
-        """Uniqueness and constraints are checked by the service run in `clean`."""
+    def _post_clean(self) -> None:
+        # Model validation (fields, uniqueness, constraints) is the service's job, run in `clean`;
+        # the model's own check would wrongly refuse e.g. activating a goal that supersedes another.
+        self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
 
     def service_data(self) -> dict[str, Any]:
         assert self.cleaned_data is not None

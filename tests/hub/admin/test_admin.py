@@ -1,0 +1,168 @@
+"""The admin: every page loads, and every save goes through the services and their rules."""
+
+from typing import Any
+
+import pytest
+from django.db.models import Model
+from django.urls import reverse
+
+from events.models import OutboxEvent
+from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from tests.factories import (
+    DecisionFactory,
+    DomainFactory,
+    DomainGoalFactory,
+    ProgressEventFactory,
+    RepoFactory,
+    TaskFactory,
+    WorkstreamFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+FACTORIES: dict[type[Model], Any] = {
+    Domain: DomainFactory,
+    Repo: RepoFactory,
+    DomainGoal: DomainGoalFactory,
+    Workstream: WorkstreamFactory,
+    Task: TaskFactory,
+    Decision: DecisionFactory,
+    ProgressEvent: ProgressEventFactory,
+}
+
+
+@pytest.mark.parametrize("model", list(FACTORIES), ids=lambda m: m.__name__)
+def test_every_admin_page_loads(admin_client, model):
+    obj = FACTORIES[model].create()
+    opts = model._meta
+    for url in [
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_add"),
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+    ]:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_changelist_search_and_filter_work(admin_client):
+    WorkstreamFactory.create(key="CUST-WP-0040", status="active")
+    WorkstreamFactory.create(key="OTHER-WP-0001", status="blocked")
+    url = reverse("admin:hub_workstream_changelist")
+    response = admin_client.get(url, {"q": "CUST", "status__exact": "active"})
+    assert response.status_code == 200
+    assert b"CUST-WP-0040" in response.content
+    assert b"OTHER-WP-0001" not in response.content
+
+
+def _workstream_form(workstream: Workstream, **changes: object) -> dict[str, object]:
+    data = {
+        "key": workstream.key,
+        "repo": str(workstream.repo_id),
+        "domain_goal": "",
+        "title": workstream.title,
+        "owner": workstream.owner,
+        "priority": workstream.priority,
+        "status": workstream.status,
+        "tasks-TOTAL_FORMS": "0",
+        "tasks-INITIAL_FORMS": "0",
+        "tasks-MIN_NUM_FORMS": "0",
+        "tasks-MAX_NUM_FORMS": "1000",
+    }
+    data.update(changes)
+    return data
+
+
+def test_completing_a_workstream_in_the_admin_goes_through_the_service_and_records_its_event(
+    admin_client, django_capture_on_commit_callbacks
+):
+    workstream = WorkstreamFactory.create(status="active")
+    url = reverse("admin:hub_workstream_change", args=[workstream.pk])
+
+    with django_capture_on_commit_callbacks():
+        response = admin_client.post(url, _workstream_form(workstream, status="completed"))
+
+    assert response.status_code == 302
+    workstream.refresh_from_db()
+    assert workstream.status == "completed"
+    assert workstream.completed_at is not None
+    event = OutboxEvent.objects.get()
+    assert event.subject == "org.statehub.workstream.completed"
+    assert event.envelope["attributes"]["workstream_key"] == workstream.key
+
+
+def test_an_illegal_transition_in_the_admin_is_a_form_error_and_changes_nothing(admin_client):
+    workstream = WorkstreamFactory.create(status="completed", title="Before")
+    url = reverse("admin:hub_workstream_change", args=[workstream.pk])
+
+    response = admin_client.post(url, _workstream_form(workstream, status="proposed", title="After"))
+
+    assert response.status_code == 200
+    assert "cannot go from &#x27;completed&#x27; to &#x27;proposed&#x27;" in response.content.decode()
+    workstream.refresh_from_db()
+    assert (workstream.status, workstream.title) == ("completed", "Before")
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_registering_a_repo_in_the_admin_records_repo_registered(admin_client):
+    domain = DomainFactory.create(slug="custodian")
+    response = admin_client.post(
+        reverse("admin:hub_repo_add"),
+        {
+            "slug": "state-hub",
+            "name": "State Hub",
+            "domain": str(domain.pk),
+            "remote_url": "",
+            "local_path": "",
+            "workplan_dir": "workplans",
+            "default_branch": "main",
+            "status": "active",
+        },
+    )
+    assert response.status_code == 302
+    assert Repo.objects.get().slug == "state-hub"
+    assert OutboxEvent.objects.get().envelope["attributes"]["domain_slug"] == "custodian"
+
+
+def test_activating_a_goal_in_the_admin_supersedes_the_active_one(admin_client):
+    domain = DomainFactory.create()
+    current = DomainGoalFactory.create(domain=domain, status="active")
+    goal = DomainGoalFactory.create(domain=domain, status="proposed")
+    response = admin_client.post(
+        reverse("admin:hub_domaingoal_change", args=[goal.pk]),
+        {"key": goal.key, "domain": str(domain.pk), "title": goal.title, "description": "", "status": "active"},
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    current.refresh_from_db()
+    goal.refresh_from_db()
+    assert (current.status, goal.status) == ("superseded", "active")
+
+
+def test_resolving_a_decision_in_the_admin_needs_a_rationale(admin_client):
+    decision = DecisionFactory.create(options=["a", "b"])
+    url = reverse("admin:hub_decision_change", args=[decision.pk])
+    form = {
+        "key": decision.key,
+        "title": decision.title,
+        "question": decision.question,
+        "options": '["a", "b"]',
+        "status": "resolved",
+        "repo": "",
+        "workstream": "",
+        "rationale": "",
+        "chosen_option": "",
+        "decided_by": "",
+    }
+    response = admin_client.post(url, form)
+    assert response.status_code == 200
+    assert "A rationale is required" in response.content.decode()
+
+    response = admin_client.post(url, {**form, "rationale": "clear winner", "chosen_option": "b"})
+    assert response.status_code == 302
+    decision.refresh_from_db()
+    assert (decision.status, decision.chosen_option, decision.decided_by) == ("resolved", "b", "admin")
+
+
+def test_nothing_can_be_deleted_from_the_admin(admin_client):
+    workstream = WorkstreamFactory.create()
+    response = admin_client.get(reverse("admin:hub_workstream_delete", args=[workstream.pk]))
+    assert response.status_code == 403
