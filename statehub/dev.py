@@ -115,7 +115,8 @@ def main() -> int:
     if not _in_venv():
         ensure_venv()
         os.chdir(ROOT)
-        os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "statehub.dev", *sys.argv[1:]])
+        # Replace this process, so signals (Ctrl-C, SIGTERM) reach the real command directly.
+        os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "statehub.dev", *sys.argv[1:]])  # noqa: S606
     return COMMANDS[sys.argv[1]](sys.argv[2:])
 
 
