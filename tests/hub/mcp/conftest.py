@@ -20,6 +20,8 @@ from django.db import connection
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp_types import CallToolResult, Tool
 
+from statehub import devservers
+
 ROOT = Path(__file__).resolve().parents[3]
 AGENT = "mcp-agent"
 WRITE_PERMISSIONS = ("change_decision", "add_progressevent")
@@ -63,9 +65,15 @@ def ensure_agent(*, permissions: tuple[str, ...] = WRITE_PERMISSIONS, username: 
 class McpClient:
     """A synchronous face over an SDK `ClientSession`, for plain pytest functions."""
 
-    def __init__(self, portal: BlockingPortal, session: ClientSession) -> None:
+    def __init__(self, portal: BlockingPortal, session: ClientSession, log: Any) -> None:
         self.portal = portal
         self.session = session
+        self.log = log
+
+    def log_tail(self, characters: int = 4000) -> str:
+        """The end of the server's stderr, for failure messages."""
+        self.log.seek(0)
+        return str(self.log.read()[-characters:])
 
     def list_tools(self) -> dict[str, Tool]:
         return {tool.name: tool for tool in self.portal.call(self.session.list_tools).tools}
@@ -76,7 +84,7 @@ class McpClient:
     def ok(self, name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call a tool that must succeed and return its structured result."""
         result = self.call(name, arguments)
-        assert not result.is_error, result.content
+        assert not result.is_error, f"{result.content}\n--- server log ---\n{self.log_tail()}"
         assert result.structured_content is not None
         return result.structured_content
 
@@ -114,7 +122,7 @@ def mcp_client(
         )
         session = stack.enter_context(portal.wrap_async_context_manager(ClientSession(read, write)))
         portal.call(session.initialize)
-        yield McpClient(portal, session)
+        yield McpClient(portal, session, server_log)
 
 
 @pytest.fixture
@@ -123,17 +131,10 @@ def agent(transactional_db: None) -> Any:
     return ensure_agent()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def http_server(transactional_db: None, nats_server_url: str) -> Iterator[str]:
     """`manage.py mcp_server --transport http` on a free port; yields the endpoint URL."""
-    port = free_port()
+    port = devservers.free_port()
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "mcp_server", "--transport", "http", "--port", str(port)],
