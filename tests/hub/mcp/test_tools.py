@@ -1,9 +1,15 @@
 """The MCP tools, driven through `manage.py mcp_server` over stdio with the SDK's own client."""
 
+import asyncio
 import datetime as dt
+import json
 import uuid
 
+import nats
+import nats.errors
+import nats.js.errors
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from events.models import OutboxEvent
@@ -50,8 +56,9 @@ def test_tools_carry_the_contract_names_parameters_and_descriptions(mcp_client: 
         assert tools[name].description, name
         for parameter, spec in schema.get("properties", {}).items():
             assert spec.get("description"), f"{name}.{parameter} has no description"
-        assert tools[name].annotations is not None
-        assert tools[name].annotations.read_only_hint is (name not in WRITES), name
+        annotations = tools[name].annotations
+        assert annotations is not None
+        assert annotations.read_only_hint is (name not in WRITES), name
     assert tools["get_recent_progress"].input_schema["properties"]["limit"]["default"] == 20
     event_types = tools["add_progress_event"].input_schema["properties"]["event_type"]["enum"]
     assert set(event_types) == set(ProgressEvent.EventType.values)
@@ -96,7 +103,7 @@ def test_get_next_steps_returns_the_selector_order_with_reasons(mcp_client: McpC
 
 def test_list_workstreams_filters_by_repo_and_status_with_task_counts(mcp_client: McpClient, agent: object) -> None:
     repo = RepoFactory(slug="state-hub")
-    active = WorkstreamFactory(key="HUB-WP-0001", repo=repo)
+    active: Workstream = WorkstreamFactory.create(key="HUB-WP-0001", repo=repo)
     TaskFactory(workstream=active, status=Task.Status.DONE)
     TaskFactory(workstream=active, status=Task.Status.TODO)
     WorkstreamFactory(key="HUB-WP-0002", repo=repo, status=Workstream.Status.COMPLETED)
@@ -115,7 +122,7 @@ def test_list_workstreams_filters_by_repo_and_status_with_task_counts(mcp_client
 
 
 def test_get_workstream_accepts_key_or_uuid_with_tasks_and_open_decisions(mcp_client: McpClient, agent: object) -> None:
-    workstream = WorkstreamFactory(key="CUST-WP-0040")
+    workstream: Workstream = WorkstreamFactory.create(key="CUST-WP-0040")
     TaskFactory(key="CUST-WP-0040-T02", workstream=workstream, order=2)
     TaskFactory(key="CUST-WP-0040-T01", workstream=workstream, order=1, status=Task.Status.DONE)
     TaskFactory(key="OTHER-T01")
@@ -134,7 +141,7 @@ def test_get_workstream_accepts_key_or_uuid_with_tasks_and_open_decisions(mcp_cl
 
 
 def test_list_tasks_filters_by_status_and_maps_older_words(mcp_client: McpClient, agent: object) -> None:
-    workstream = WorkstreamFactory(key="CUST-WP-0041")
+    workstream: Workstream = WorkstreamFactory.create(key="CUST-WP-0041")
     TaskFactory(key="CUST-WP-0041-T01", workstream=workstream, order=1, status=Task.Status.PROGRESS)
     TaskFactory(key="CUST-WP-0041-T02", workstream=workstream, order=2, status=Task.Status.TODO)
     TaskFactory(key="ELSEWHERE-T01", status=Task.Status.PROGRESS)
@@ -166,7 +173,7 @@ def test_get_recent_progress_is_newest_first_limited_and_filtered_by_since(
 ) -> None:
     now = timezone.now()
     for hours_ago in (1, 2, 3, 48):
-        event = ProgressEventFactory(summary=f"{hours_ago}h ago")
+        event: ProgressEvent = ProgressEventFactory.create(summary=f"{hours_ago}h ago")
         ProgressEvent.objects.filter(pk=event.pk).update(created_at=now - dt.timedelta(hours=hours_ago))
 
     default = mcp_client.ok("get_recent_progress")
@@ -204,11 +211,9 @@ def test_check_repo_consistency_says_when_the_reconciler_is_missing(mcp_client: 
     assert "hub.reconcile is missing" in mcp_client.error("check_repo_consistency", {"repo_slug": "state-hub"})
 
 
-def test_resolve_decision_resolves_logs_a_milestone_and_records_one_event(
-    mcp_client: McpClient, agent: object
-) -> None:
+def test_resolve_decision_resolves_logs_a_milestone_and_records_one_event(mcp_client: McpClient, agent: object) -> None:
     workstream = WorkstreamFactory(key="CUST-WP-0050")
-    decision = DecisionFactory(key="DEC-0100", workstream=workstream, options=["keep", "drop"])
+    decision: Decision = DecisionFactory.create(key="DEC-0100", workstream=workstream, options=["keep", "drop"])
 
     result = mcp_client.ok(
         "resolve_decision",
@@ -243,10 +248,8 @@ def test_resolve_decision_attributes_to_decided_by_when_given(mcp_client: McpCli
     assert ProgressEvent.objects.get().author == "alice"
 
 
-def test_add_progress_event_appends_an_entry_authored_by_the_server_user(
-    mcp_client: McpClient, agent: object
-) -> None:
-    task = TaskFactory(key="CUST-WP-0060-T01", workstream=WorkstreamFactory(key="CUST-WP-0060"))
+def test_add_progress_event_appends_an_entry_authored_by_the_server_user(mcp_client: McpClient, agent: object) -> None:
+    task: Task = TaskFactory.create(key="CUST-WP-0060-T01", workstream=WorkstreamFactory(key="CUST-WP-0060"))
 
     by_task = mcp_client.ok(
         "add_progress_event",
@@ -316,9 +319,7 @@ def test_a_chosen_option_not_offered_is_refused_and_the_decision_stays_open(
 ) -> None:
     DecisionFactory(key="DEC-0400", options=["left", "right"])
 
-    message = mcp_client.error(
-        "resolve_decision", {"decision_id": "DEC-0400", "rationale": "r", "chosen_option": "up"}
-    )
+    message = mcp_client.error("resolve_decision", {"decision_id": "DEC-0400", "rationale": "r", "chosen_option": "up"})
 
     assert "'up' is not one of the options (left, right)" in message
     assert Decision.objects.get(key="DEC-0400").status == Decision.Status.OPEN
@@ -351,3 +352,57 @@ def test_writes_need_the_models_permission_reads_do_not(mcp_client: McpClient, t
     assert not ProgressEvent.objects.exists()
     assert Decision.objects.get(key="DEC-0500").status == Decision.Status.OPEN
     assert mcp_client.ok("list_pending_decisions")["count"] == 1
+
+
+def _stream_envelopes(nats_url: str, subject: str, *, match: dict[str, str], wait: float = 8.0) -> list[dict]:
+    """Envelopes on the ACTIVITY_EVENTS stream under `subject` whose attributes include `match`."""
+
+    async def read() -> list[dict]:
+        connection = await nats.connect(nats_url)
+        try:
+            jetstream = connection.jetstream()
+            found: list[dict] = []
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            subscription = None
+            while subscription is None:
+                try:
+                    subscription = await jetstream.subscribe(
+                        subject, stream=settings.NATS_STREAM, ordered_consumer=True
+                    )
+                except nats.js.errors.NotFoundError:
+                    if loop.time() > deadline:
+                        return found
+                    await asyncio.sleep(0.2)
+            # Keep reading a little after the first match, so a duplicate would be seen too.
+            while loop.time() < deadline:
+                try:
+                    message = await subscription.next_msg(timeout=0.5)
+                except nats.errors.TimeoutError:
+                    if found:
+                        break
+                    continue
+                envelope = json.loads(message.data)
+                if all(envelope["attributes"].get(key) == value for key, value in match.items()):
+                    found.append(envelope)
+            return found
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def test_resolve_decision_puts_exactly_one_envelope_on_the_stream(
+    mcp_client: McpClient, agent: object, nats_server_url: str
+) -> None:
+    pytest.importorskip("events.tasks", reason="the event pipeline (events.tasks) is not merged yet")
+    DecisionFactory(key="DEC-0600", options=["yes", "no"])
+
+    mcp_client.ok("resolve_decision", {"decision_id": "DEC-0600", "rationale": "Ship it.", "chosen_option": "yes"})
+
+    envelopes = _stream_envelopes(nats_server_url, DECISION_RESOLVED.name, match={"decision_key": "DEC-0600"})
+    assert len(envelopes) == 1, mcp_client.log_tail()
+    envelope = envelopes[0]
+    assert envelope["type"] == DECISION_RESOLVED.name and envelope["publisher"] == "state-hub"
+    assert envelope["id"] == str(OutboxEvent.objects.get(subject=DECISION_RESOLVED.name).id)
+    assert (envelope["attributes"]["chosen_option"], envelope["attributes"]["decided_by"]) == ("yes", AGENT)
