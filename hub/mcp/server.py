@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 import uvicorn
+from django.db import InterfaceError, OperationalError
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
@@ -45,6 +46,9 @@ def _tool(fn: Callable[..., dict[str, Any]], default_actor: str) -> Callable[...
             return await run_db(fn, **arguments)
         except HubError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc
+        except (OperationalError, InterfaceError) as exc:
+            logger.exception("Database unavailable during MCP tool %s", fn.__name__)
+            raise ToolError("database_unavailable: The hub's database cannot be reached; try again shortly.") from exc
         finally:
             current_actor.reset(reset)
 

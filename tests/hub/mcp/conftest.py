@@ -7,7 +7,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -95,34 +95,28 @@ class McpClient:
         return " ".join(getattr(block, "text", "") for block in result.content)
 
 
-@pytest.fixture(scope="module")
-def server_log() -> Iterator[Any]:
-    """Where the server's stderr goes (kept for failure messages)."""
-    with tempfile.TemporaryFile("w+") as log:
-        yield log
-
-
-@pytest.fixture(scope="module")
-def mcp_client(
-    django_db_setup: None, django_db_blocker: Any, nats_server_url: str, server_log: Any
-) -> Iterator[McpClient]:
-    """One `manage.py mcp_server --as mcp-agent` subprocess over stdio for the whole module, via the SDK client."""
-    with django_db_blocker.unblock():
-        ensure_agent()
+@contextmanager
+def stdio_session(arguments: list[str], environment: dict[str, str]) -> Iterator[McpClient]:
+    """Start `manage.py mcp_server ARGUMENTS` and talk to it over stdio with the SDK's client."""
     parameters = StdioServerParameters(
-        command=sys.executable,
-        args=["manage.py", "mcp_server", "--as", AGENT],
-        env=child_environment(nats_server_url),
-        cwd=str(ROOT),
+        command=sys.executable, args=["manage.py", "mcp_server", *arguments], env=environment, cwd=str(ROOT)
     )
     with ExitStack() as stack:
+        log = stack.enter_context(tempfile.TemporaryFile("w+"))
         portal = stack.enter_context(start_blocking_portal())
-        read, write = stack.enter_context(
-            portal.wrap_async_context_manager(stdio_client(parameters, errlog=server_log))
-        )
+        read, write = stack.enter_context(portal.wrap_async_context_manager(stdio_client(parameters, errlog=log)))
         session = stack.enter_context(portal.wrap_async_context_manager(ClientSession(read, write)))
         portal.call(session.initialize)
-        yield McpClient(portal, session, server_log)
+        yield McpClient(portal, session, log)
+
+
+@pytest.fixture(scope="module")
+def mcp_client(django_db_setup: None, django_db_blocker: Any, nats_server_url: str) -> Iterator[McpClient]:
+    """One `manage.py mcp_server --as mcp-agent` subprocess over stdio for the whole module."""
+    with django_db_blocker.unblock():
+        ensure_agent()
+    with stdio_session(["--as", AGENT], child_environment(nats_server_url)) as client:
+        yield client
 
 
 @pytest.fixture

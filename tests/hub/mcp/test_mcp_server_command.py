@@ -1,4 +1,4 @@
-"""`manage.py mcp_server` start-up checks and stdout hygiene on stdio."""
+"""`manage.py mcp_server`: start-up checks, identity, stdout hygiene and failures around the tools."""
 
 import json
 import queue
@@ -11,8 +11,9 @@ import pytest
 from mcp_types import LATEST_PROTOCOL_VERSION
 
 from hub.models import Decision
+from statehub import devservers
 from tests.factories import DecisionFactory
-from tests.hub.mcp.conftest import ROOT, child_environment, ensure_agent
+from tests.hub.mcp.conftest import ROOT, child_environment, ensure_agent, stdio_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -134,3 +135,29 @@ def test_stdout_carries_only_protocol_messages_even_when_calls_fail(nats_server_
     assert "Traceback" not in "".join(stdout)
     assert Decision.objects.get(key="DEC-0800").status == Decision.Status.RESOLVED
     assert exit_code == 0, errors
+
+
+def test_without_a_user_reads_work_and_writes_are_refused(nats_server_url: str) -> None:
+    DecisionFactory(key="DEC-0900")
+
+    with stdio_session([], child_environment(nats_server_url)) as client:
+        pending = client.ok("list_pending_decisions")
+        refused = client.error("add_progress_event", {"summary": "s", "event_type": "note"})
+        also_refused = client.error(
+            "resolve_decision", {"decision_id": "DEC-0900", "rationale": "r", "decided_by": "bob"}
+        )
+
+    assert [decision["key"] for decision in pending["decisions"]] == ["DEC-0900"]
+    assert "Writes need an identity" in refused and "Writes need an identity" in also_refused
+    assert Decision.objects.get(key="DEC-0900").status == Decision.Status.OPEN
+
+
+def test_a_lost_database_is_a_tool_error_not_a_crash(nats_server_url: str) -> None:
+    environment = child_environment(nats_server_url)
+    environment["DATABASE_URL"] = f"postgres://nobody@127.0.0.1:{devservers.free_port()}/nowhere"
+
+    with stdio_session([], environment) as client:
+        first = client.error("list_pending_decisions")
+        second = client.error("get_next_steps")
+
+    assert "database_unavailable" in first and "database_unavailable" in second
