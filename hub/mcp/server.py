@@ -1,6 +1,7 @@
 """Construction of the hub's MCP server and its stdio and streamable HTTP transports."""
 
 import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,11 +35,11 @@ WRITE_ANNOTATIONS = ToolAnnotations(
 )
 
 
-def _tool(fn: Callable[..., dict[str, Any]], default_actor: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable[Any]]:
     """Wrap a synchronous tool: act as the caller, run it in the database thread, map domain errors."""
 
     @functools.wraps(fn)
-    async def tool(**arguments: Any) -> dict[str, Any]:
+    async def tool(**arguments: Any) -> Any:
         access_token = get_access_token()
         actor = access_token.client_id if access_token is not None else default_actor
         reset = current_actor.set(actor)
@@ -65,9 +66,13 @@ def build_server(*, default_actor: str = "", token_auth_issuer: str | None = Non
         }
     server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version="1.0.0", **auth)
     for fn in READ_TOOLS:
-        server.add_tool(_tool(fn, default_actor), annotations=READ_ANNOTATIONS)
+        server.add_tool(
+            _tool(fn, default_actor), description=inspect.cleandoc(fn.__doc__ or ""), annotations=READ_ANNOTATIONS
+        )
     for fn in WRITE_TOOLS:
-        server.add_tool(_tool(fn, default_actor), annotations=WRITE_ANNOTATIONS)
+        server.add_tool(
+            _tool(fn, default_actor), description=inspect.cleandoc(fn.__doc__ or ""), annotations=WRITE_ANNOTATIONS
+        )
     return server
 
 

@@ -16,7 +16,21 @@ from pydantic import Field
 from hub import selectors, services
 from hub.errors import ValidationFailed
 from hub.mcp.identity import require_write_permission
-from hub.mcp.render import decision_dict, next_step_dict, progress_event_dict, task_dict, workstream_dict
+from hub.mcp.render import (
+    DecisionList,
+    DecisionOut,
+    NextSteps,
+    ProgressEventOut,
+    ProgressList,
+    TaskList,
+    WorkstreamDetail,
+    WorkstreamList,
+    decision_out,
+    next_step_out,
+    progress_event_out,
+    task_out,
+    workstream_out,
+)
 from hub.models import Decision, ProgressEvent, Repo, Task, Workstream
 from hub.transitions import normalize_status
 
@@ -32,15 +46,15 @@ def get_next_steps(
         str | None, Field(description="Only tasks of this workstream (its key, e.g. 'CUST-WP-0040').")
     ] = None,
     domain: Annotated[str | None, Field(description="Only tasks of repos in this domain (its slug).")] = None,
-) -> dict[str, Any]:
+) -> NextSteps:
     """What to work on next: open tasks (todo, then progress; never wait) of active workstreams.
 
     Tasks of workstreams with a decision resolved in the last 7 days come first. Each item gives
     the task key, title, status, priority, workstream key, repo slug and the reason it is next
     (`decision_resolved`, `ready` or `in_progress`).
     """
-    items = [next_step_dict(task) for task in selectors.next_steps_get(repo=repo, workstream=workstream, domain=domain)]
-    return {"count": len(items), "items": items}
+    items = [next_step_out(task) for task in selectors.next_steps_get(repo=repo, workstream=workstream, domain=domain)]
+    return NextSteps(count=len(items), items=items)
 
 
 def list_workstreams(
@@ -49,23 +63,23 @@ def list_workstreams(
         str | None,
         Field(description="Only this status: proposed, ready, active, blocked, backlog, completed, archived."),
     ] = None,
-) -> dict[str, Any]:
+) -> WorkstreamList:
     """Workstreams (workplans), by priority then key, each with its repo, domain and task counts."""
     status = normalize_status("workstream", status) if status else None
-    workstreams = [workstream_dict(w) for w in selectors.workstream_list(repo=repo, status=status)]
-    return {"count": len(workstreams), "workstreams": workstreams}
+    workstreams = [workstream_out(w) for w in selectors.workstream_list(repo=repo, status=status)]
+    return WorkstreamList(count=len(workstreams), workstreams=workstreams)
 
 
-def get_workstream(workstream_id: WorkstreamId) -> dict[str, Any]:
+def get_workstream(workstream_id: WorkstreamId) -> WorkstreamDetail:
     """One workstream with all its tasks (in file order) and its open or escalated decisions."""
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id, queryset=selectors.workstream_list())
     tasks = Task.objects.filter(workstream=workstream).select_related("workstream").order_by("order", "key")
     decisions = selectors.decision_pending_list().filter(workstream=workstream)
-    return {
-        **workstream_dict(workstream),
-        "tasks": [task_dict(task) for task in tasks],
-        "open_decisions": [decision_dict(decision) for decision in decisions],
-    }
+    return WorkstreamDetail(
+        **workstream_out(workstream),
+        tasks=[task_out(task) for task in tasks],
+        open_decisions=[decision_out(decision) for decision in decisions],
+    )
 
 
 def list_tasks(
@@ -73,20 +87,20 @@ def list_tasks(
     status: Annotated[
         str | None, Field(description="Only tasks in this status: wait, todo, progress, done, cancel.")
     ] = None,
-) -> dict[str, Any]:
+) -> TaskList:
     """The tasks of one workstream, in file order."""
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id)
     tasks = Task.objects.filter(workstream=workstream).select_related("workstream").order_by("order", "key")
     if status:
         tasks = tasks.filter(status=normalize_status("task", status))
-    items = [task_dict(task) for task in tasks]
-    return {"workstream": workstream.key, "count": len(items), "tasks": items}
+    items = [task_out(task) for task in tasks]
+    return TaskList(workstream=workstream.key, count=len(items), tasks=items)
 
 
-def list_pending_decisions() -> dict[str, Any]:
+def list_pending_decisions() -> DecisionList:
     """Decisions waiting for an answer (open or escalated), with their options."""
-    decisions = [decision_dict(d) for d in selectors.decision_pending_list().order_by("created_at", "key")]
-    return {"count": len(decisions), "decisions": decisions}
+    decisions = [decision_out(d) for d in selectors.decision_pending_list().order_by("created_at", "key")]
+    return DecisionList(count=len(decisions), decisions=decisions)
 
 
 def _parse_since(value: str) -> dt.datetime:
@@ -112,11 +126,11 @@ def get_recent_progress(
             description="Only entries at or after this ISO-8601 moment, e.g. '2026-11-26T21:40:00Z' (UTC if no zone)."
         ),
     ] = None,
-) -> dict[str, Any]:
+) -> ProgressList:
     """The newest entries of the progress log (notes, milestones, blockers, insights), newest first."""
     events = selectors.progress_recent_list(limit=limit, since=_parse_since(since) if since else None)
-    items = [progress_event_dict(event) for event in events]
-    return {"count": len(items), "events": items}
+    items = [progress_event_out(event) for event in events]
+    return ProgressList(count=len(items), events=items)
 
 
 def check_repo_consistency(
@@ -144,7 +158,7 @@ def resolve_decision(
     chosen_option: Annotated[
         str | None, Field(description="The chosen option; must be exactly one of the decision's options.")
     ] = None,
-) -> dict[str, Any]:
+) -> DecisionOut:
     """Resolve an open or escalated decision.
 
     Records the resolution, appends a milestone to the progress log and publishes
@@ -155,7 +169,7 @@ def resolve_decision(
     decision = services.decision_resolve(
         decision=decision, rationale=rationale, decided_by=decided_by or actor, chosen_option=chosen_option
     )
-    return decision_dict(decision)
+    return decision_out(decision)
 
 
 def add_progress_event(
@@ -171,7 +185,7 @@ def add_progress_event(
         Field(description="The task it concerns: key (e.g. 'CUST-WP-0040-T05') or UUID; implies its workstream."),
     ] = None,
     detail: Annotated[str | None, Field(description="Longer free text.")] = None,
-) -> dict[str, Any]:
+) -> ProgressEventOut:
     """Append an entry to the progress log, authored by the user this server acts as."""
     author = require_write_permission("hub.add_progressevent")
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id) if workstream_id else None
@@ -184,10 +198,10 @@ def add_progress_event(
         summary=summary, event_type=event_type, detail=detail or "", workstream=workstream, task=task, author=author
     )
     event = ProgressEvent.objects.select_related("workstream", "task").get(pk=event.pk)
-    return progress_event_dict(event)
+    return progress_event_out(event)
 
 
-READ_TOOLS: list[Callable[..., dict[str, Any]]] = [
+READ_TOOLS: list[Callable[..., Any]] = [
     get_next_steps,
     list_workstreams,
     get_workstream,
@@ -196,4 +210,4 @@ READ_TOOLS: list[Callable[..., dict[str, Any]]] = [
     get_recent_progress,
     check_repo_consistency,
 ]
-WRITE_TOOLS: list[Callable[..., dict[str, Any]]] = [resolve_decision, add_progress_event]
+WRITE_TOOLS: list[Callable[..., Any]] = [resolve_decision, add_progress_event]

@@ -62,6 +62,8 @@ def test_tools_carry_the_contract_names_parameters_and_descriptions(mcp_client: 
     assert tools["get_recent_progress"].input_schema["properties"]["limit"]["default"] == 20
     event_types = tools["add_progress_event"].input_schema["properties"]["event_type"]["enum"]
     assert set(event_types) == set(ProgressEvent.EventType.values)
+    next_step = (tools["get_next_steps"].output_schema or {})["$defs"]["NextStep"]
+    assert {"task", "title", "status", "priority", "workstream", "repo", "reason"} <= set(next_step["required"])
 
 
 def test_get_next_steps_returns_the_selector_order_with_reasons(mcp_client: McpClient, agent: object) -> None:
