@@ -1,0 +1,213 @@
+"""The MCP tools: thin, typed wrappers over the hub's selectors and services (DESIGN §9).
+
+Each function is synchronous ORM code; `hub.mcp.server` runs it off the event loop and turns
+`HubError` into an MCP tool error. The parameter annotations and docstrings become the tool
+schemas agents read, so they say exactly what to pass.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from pydantic import Field
+
+from hub import selectors, services
+from hub.errors import ValidationFailed
+from hub.mcp.identity import require_write_permission
+from hub.mcp.render import (
+    DecisionList,
+    DecisionOut,
+    NextSteps,
+    ProgressEventOut,
+    ProgressList,
+    TaskList,
+    WorkstreamDetail,
+    WorkstreamList,
+    decision_out,
+    next_step_out,
+    progress_event_out,
+    task_out,
+    workstream_out,
+)
+from hub.models import Decision, ProgressEvent, Repo, Task, Workstream
+from hub.transitions import normalize_status
+
+RECENT_PROGRESS_MAX = 500
+
+RepoSlug = Annotated[str | None, Field(description="Only this repo (its slug, e.g. 'state-hub').")]
+WorkstreamId = Annotated[str, Field(description="The workstream's key (workplan id, e.g. 'CUST-WP-0040') or UUID.")]
+
+
+def get_next_steps(
+    repo: RepoSlug = None,
+    workstream: Annotated[
+        str | None, Field(description="Only tasks of this workstream (its key, e.g. 'CUST-WP-0040').")
+    ] = None,
+    domain: Annotated[str | None, Field(description="Only tasks of repos in this domain (its slug).")] = None,
+) -> NextSteps:
+    """What to work on next: open tasks (todo, then progress; never wait) of active workstreams.
+
+    Tasks of workstreams with a decision resolved in the last 7 days come first. Each item gives
+    the task key, title, status, priority, workstream key, repo slug and the reason it is next
+    (`decision_resolved`, `ready` or `in_progress`).
+    """
+    items = [next_step_out(task) for task in selectors.next_steps_get(repo=repo, workstream=workstream, domain=domain)]
+    return NextSteps(count=len(items), items=items)
+
+
+def list_workstreams(
+    repo: RepoSlug = None,
+    status: Annotated[
+        str | None,
+        Field(description="Only this status: proposed, ready, active, blocked, backlog, completed, archived."),
+    ] = None,
+) -> WorkstreamList:
+    """Workstreams (workplans), by priority then key, each with its repo, domain and task counts."""
+    status = normalize_status("workstream", status) if status else None
+    workstreams = [workstream_out(w) for w in selectors.workstream_list(repo=repo, status=status)]
+    return WorkstreamList(count=len(workstreams), workstreams=workstreams)
+
+
+def get_workstream(workstream_id: WorkstreamId) -> WorkstreamDetail:
+    """One workstream with all its tasks (in file order) and its open or escalated decisions."""
+    workstream = selectors.get_by_key_or_id(Workstream, workstream_id, queryset=selectors.workstream_list())
+    tasks = Task.objects.filter(workstream=workstream).select_related("workstream").order_by("order", "key")
+    decisions = selectors.decision_pending_list().filter(workstream=workstream)
+    return WorkstreamDetail(
+        **workstream_out(workstream),
+        tasks=[task_out(task) for task in tasks],
+        open_decisions=[decision_out(decision) for decision in decisions],
+    )
+
+
+def list_tasks(
+    workstream_id: WorkstreamId,
+    status: Annotated[
+        str | None, Field(description="Only tasks in this status: wait, todo, progress, done, cancel.")
+    ] = None,
+) -> TaskList:
+    """The tasks of one workstream, in file order."""
+    workstream = selectors.get_by_key_or_id(Workstream, workstream_id)
+    tasks = Task.objects.filter(workstream=workstream).select_related("workstream").order_by("order", "key")
+    if status:
+        tasks = tasks.filter(status=normalize_status("task", status))
+    items = [task_out(task) for task in tasks]
+    return TaskList(workstream=workstream.key, count=len(items), tasks=items)
+
+
+def list_pending_decisions() -> DecisionList:
+    """Decisions waiting for an answer (open or escalated), with their options."""
+    decisions = [decision_out(d) for d in selectors.decision_pending_list().order_by("created_at", "key")]
+    return DecisionList(count=len(decisions), decisions=decisions)
+
+
+def _parse_since(value: str) -> dt.datetime:
+    moment = parse_datetime(value.strip())
+    if moment is None:
+        day = parse_date(value.strip())
+        if day is not None:
+            moment = dt.datetime.combine(day, dt.time.min)
+    if moment is None:
+        raise ValidationFailed(
+            f"since must be an ISO-8601 date or datetime (e.g. 2026-11-26T21:40:00Z), not {value!r}.", field="since"
+        )
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
+
+
+def get_recent_progress(
+    limit: Annotated[
+        int, Field(ge=1, le=RECENT_PROGRESS_MAX, description="How many entries at most (newest first).")
+    ] = 20,
+    since: Annotated[
+        str | None,
+        Field(
+            description="Only entries at or after this ISO-8601 moment, e.g. '2026-11-26T21:40:00Z' (UTC if no zone)."
+        ),
+    ] = None,
+) -> ProgressList:
+    """The newest entries of the progress log (notes, milestones, blockers, insights), newest first."""
+    events = selectors.progress_recent_list(limit=limit, since=_parse_since(since) if since else None)
+    items = [progress_event_out(event) for event in events]
+    return ProgressList(count=len(items), events=items)
+
+
+def check_repo_consistency(
+    repo_slug: Annotated[str, Field(description="The repo's slug (or UUID) whose workplan files to compare.")],
+) -> dict[str, Any]:
+    """Compare a repo's workplan files with the hub's records and report every drift; changes nothing."""
+    try:
+        from hub.reconcile import reconcile_repo
+    except ImportError as exc:
+        raise ValidationFailed(
+            "Consistency checking is not available in this installation (hub.reconcile is missing)."
+        ) from exc
+    repo = selectors.get_by_key_or_id(Repo, repo_slug)
+    report: dict[str, Any] = reconcile_repo(repo=repo, fix=False).as_dict()
+    return report
+
+
+def resolve_decision(
+    decision_id: Annotated[str, Field(description="The decision's key (e.g. 'DEC-0012') or UUID.")],
+    rationale: Annotated[str, Field(min_length=1, description="Why this was decided; recorded with the decision.")],
+    decided_by: Annotated[
+        str | None,
+        Field(description="Who decided; defaults to the user this server acts as."),
+    ] = None,
+    chosen_option: Annotated[
+        str | None, Field(description="The chosen option; must be exactly one of the decision's options.")
+    ] = None,
+) -> DecisionOut:
+    """Resolve an open or escalated decision.
+
+    Records the resolution, appends a milestone to the progress log and publishes
+    `org.statehub.decision.resolved`. A decision that is already resolved or superseded is refused.
+    """
+    actor = require_write_permission("hub.change_decision")
+    decision = selectors.get_by_key_or_id(Decision, decision_id)
+    decision = services.decision_resolve(
+        decision=decision, rationale=rationale, decided_by=decided_by or actor, chosen_option=chosen_option
+    )
+    return decision_out(decision)
+
+
+def add_progress_event(
+    summary: Annotated[str, Field(min_length=1, max_length=500, description="One line saying what happened.")],
+    event_type: Annotated[
+        Literal["note", "milestone", "blocker", "insight"], Field(description="What kind of entry this is.")
+    ],
+    workstream_id: Annotated[
+        str | None, Field(description="The workstream it concerns: key (e.g. 'CUST-WP-0040') or UUID.")
+    ] = None,
+    task_id: Annotated[
+        str | None,
+        Field(description="The task it concerns: key (e.g. 'CUST-WP-0040-T05') or UUID; implies its workstream."),
+    ] = None,
+    detail: Annotated[str | None, Field(description="Longer free text.")] = None,
+) -> ProgressEventOut:
+    """Append an entry to the progress log, authored by the user this server acts as."""
+    author = require_write_permission("hub.add_progressevent")
+    workstream = selectors.get_by_key_or_id(Workstream, workstream_id) if workstream_id else None
+    task = (
+        selectors.get_by_key_or_id(Task, task_id, queryset=Task.objects.select_related("workstream"))
+        if task_id
+        else None
+    )
+    event = services.progress_event_add(
+        summary=summary, event_type=event_type, detail=detail or "", workstream=workstream, task=task, author=author
+    )
+    event = ProgressEvent.objects.select_related("workstream", "task").get(pk=event.pk)
+    return progress_event_out(event)
+
+
+READ_TOOLS: list[Callable[..., Any]] = [
+    get_next_steps,
+    list_workstreams,
+    get_workstream,
+    list_tasks,
+    list_pending_decisions,
+    get_recent_progress,
+    check_repo_consistency,
+]
+WRITE_TOOLS: list[Callable[..., Any]] = [resolve_decision, add_progress_event]
