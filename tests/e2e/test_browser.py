@@ -125,5 +125,7 @@ def test_the_api_docs_render_without_external_requests(page, live_server, admin_
 
     assert "State Hub API" in page.content()
     live_host = urlparse(live_server.url).netloc
-    external = [url for url in requested if urlparse(url).scheme in ("http", "https") and urlparse(url).netloc != live_host]
+    external = [
+        url for url in requested if urlparse(url).scheme in ("http", "https") and urlparse(url).netloc != live_host
+    ]
     assert external == []
