@@ -1,10 +1,9 @@
 """`manage.py cleanup_stale_tasks [--dry-run] [--json]`: cancel open tasks that lost their reason to exist."""
 
 import json
-import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandParser, OutputWrapper
 
 from hub.services.maintenance import stale_tasks_cleanup
 
@@ -23,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=500, help="Tasks per transaction (default 500).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        progress = _ProgressBar() if sys.stderr.isatty() and not options["json"] else None
+        progress = _ProgressBar(self.stderr) if self.stderr.isatty() else None
         report = stale_tasks_cleanup(
             dry_run=options["dry_run"],
             batch_size=max(1, options["batch_size"]),
@@ -49,16 +48,17 @@ class Command(BaseCommand):
 class _ProgressBar:
     """A one-line progress bar on stderr, only used when stderr is a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: OutputWrapper) -> None:
+        self.stream = stream
         self.shown = False
 
     def update(self, done: int, total: int) -> None:
         width = 30
         filled = int(width * done / total) if total else width
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tasks")
-        sys.stderr.flush()
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tasks", style_func=str, ending="")
+        self.stream.flush()
         self.shown = True
 
     def finish(self) -> None:
         if self.shown:
-            sys.stderr.write("\n")
+            self.stream.write("", style_func=str)

@@ -18,7 +18,8 @@ def checkout(tmp_path: Path, name: str) -> Path:
 
 def register(tmp_path: Path, name: str, *, slug: str = "fixture-repo") -> Repo:
     """A registered repo whose checkout is a copy of fixture repo `name`."""
-    return RepoFactory(slug=slug, local_path=str(checkout(tmp_path, name)))
+    RepoFactory(slug=slug, local_path=str(checkout(tmp_path, name)))
+    return Repo.objects.get(slug=slug)
 
 
 def switch_checkout(repo: Repo, tmp_path: Path, name: str) -> None:

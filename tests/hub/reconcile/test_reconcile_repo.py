@@ -124,7 +124,7 @@ def test_fix_applies_drift_through_the_services_and_leaves_only_the_conflict(tmp
     )
     completed = OutboxEvent.objects.filter(subject="org.statehub.workstream.completed")
     assert completed.count() == events_before + 1
-    attributes = completed.order_by("-created_at").first().envelope["attributes"]
+    attributes = completed.order_by("-created_at")[0].envelope["attributes"]
     assert attributes["workstream_key"] == "CUST-WP-0040"
     assert attributes["previous_status"] == "active"
     # tasks were applied before the workstream completed, so the counts are the file's
@@ -218,7 +218,7 @@ def test_malformed_files_are_reported_with_file_and_line_and_the_good_one_is_app
 
     report = reconcile_repo(repo=repo, fix=True)
 
-    assert sorted((e.file.rsplit("/", 1)[-1], e.line) for e in report.errors) == [
+    assert sorted((Path(e.file or "").name, e.line) for e in report.errors) == [
         ("MAL-WP-0002-bad-yaml.md", 4),
         ("MAL-WP-0003-missing-id.md", 14),
         ("MAL-WP-0004-unknown-status.md", 14),
