@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from hub.errors import Conflict, HubError
 from hub.models import DomainGoal, Repo, Task, Workstream
-from hub.services import repo_update, task_create, task_update, workstream_create, workstream_update
+from hub.services import repo_update, task_update, workstream_create, workstream_update
+from hub.services.maintenance import tasks_create_bulk, workplans_import
 from hub.transitions import can_transition
 from hub.workplans import WorkplanError, WorkplanSpec, content_hash, parse_workplan, workplan_files
 
@@ -29,6 +30,7 @@ LOCK_KEY = 0x53485243
 CLOSED_WORKSTREAM = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
 WORKSTREAM_COMPARED = ("title", "status", "owner", "priority", "source_path")
 TASK_COMPARED = ("title", "status", "priority", "assignee", "order")
+WORKPLANS_PER_TRANSACTION = 50
 
 
 class ReconciliationBusy(Conflict):
@@ -223,6 +225,23 @@ def sweep(*, repos: Iterable[Repo] | None = None, fix: bool, max_seconds: float 
     return report
 
 
+@dataclass
+class _Plan:
+    """The writes one workplan needs: a workstream to create or change, and its tasks."""
+
+    spec: WorkplanSpec
+    workstream: Workstream | None
+    created: dict[str, Any] | None
+    workstream_changes: dict[str, Any]
+    task_plan: list[tuple[Task | None, dict[str, Any]]]
+    drift: list[Finding]
+
+    @property
+    def is_fresh(self) -> bool:
+        """A workplan the hub has never seen, none of whose tasks exist yet."""
+        return self.workstream is None and all(task is None for task, _ in self.task_plan)
+
+
 class _RepoReconciliation:
     """One pass over one repo: read files, compare with the database, and apply when fixing."""
 
@@ -298,11 +317,14 @@ class _RepoReconciliation:
                 present_ids.add(workstreams[spec.key].pk)
             specs.append(spec)
 
-        claimed_tasks: dict[str, str] = dict(
-            Task.objects.filter(workstream_id__in=unchanged_ids, missing_from_workplan_at__isnull=True).values_list(
-                "key", "workstream__source_path"
+        # Tasks of unchanged files, to catch a re-read file claiming one of them (only needed if any was re-read).
+        claimed_tasks: dict[str, str] = {}
+        if specs:
+            claimed_tasks = dict(
+                Task.objects.filter(workstream_id__in=unchanged_ids, missing_from_workplan_at__isnull=True).values_list(
+                    "key", "workstream__source_path"
+                )
             )
-        )
         valid_specs = []
         for spec in specs:
             clash = next((task for task in spec.tasks if task.key in claimed_tasks), None)
@@ -322,11 +344,20 @@ class _RepoReconciliation:
             .exclude(repo=repo)
             .values_list("key", "repo__slug")
         )
-        for spec in valid_specs:
-            self._workplan(spec, workstreams.get(spec.key), tasks_by_key, goals, foreign_workstreams)
-
-        self._vanished_tasks(workstreams, tasks_by_key, claimed_tasks)
-        self._orphans(workstreams, claimed_workstreams, present_ids)
+        # Workplans are applied in chunks, one transaction each, every workplan in its own savepoint:
+        # a workplan is never half-written, and a first import does not pay one commit per file.
+        for start in range(0, len(valid_specs), WORKPLANS_PER_TRANSACTION):
+            with transaction.atomic() if self.fix else contextlib.nullcontext():
+                chunk = valid_specs[start : start + WORKPLANS_PER_TRANSACTION]
+                plans = [
+                    self._workplan(spec, workstreams.get(spec.key), tasks_by_key, goals, foreign_workstreams)
+                    for spec in chunk
+                ]
+                if self.fix:
+                    self._apply_chunk([plan for plan in plans if plan is not None])
+        with transaction.atomic() if self.fix else contextlib.nullcontext():
+            self._vanished_tasks(workstreams, tasks_by_key, claimed_tasks)
+            self._orphans(workstreams, claimed_workstreams, present_ids)
         if self.fix:
             self._mark_synced()
 
@@ -360,12 +391,13 @@ class _RepoReconciliation:
         tasks_by_key: dict[str, Task],
         goals: dict[str, DomainGoal],
         foreign_workstreams: dict[str, str],
-    ) -> None:
+    ) -> "_Plan | None":
+        """Compare one workplan with the database, report the differences, and return what to apply."""
         if spec.key in foreign_workstreams:
             self._conflict(
                 spec.path, spec.line, spec.key, f"workstream {spec.key} belongs to repo {foreign_workstreams[spec.key]}"
             )
-            return
+            return None
         drift: list[Finding] = []
         conflicts = 0
         warned = False
@@ -455,7 +487,7 @@ class _RepoReconciliation:
                     )
                 )
 
-        task_plan: list[tuple[Any, dict[str, Any]]] = []  # (existing task or None, values)
+        task_plan: list[tuple[Task | None, dict[str, Any]]] = []  # (existing task or None, values)
         for task_spec in spec.tasks:
             values: dict[str, Any] = {
                 "title": task_spec.title,
@@ -557,31 +589,69 @@ class _RepoReconciliation:
 
         self.report.drift.extend(drift)
         if not self.fix:
-            return
+            return None
         consistent = not conflicts and not warned
         if not drift and not (consistent and workstream is not None and workstream.source_hash != spec.content_hash):
-            return
+            return None
+        created: dict[str, Any] | None = None
+        if workstream is None:
+            created = {"key": spec.key, "repo": self.repo, **wanted, "domain_goal": goal}
+            if consistent:
+                created["source_hash"] = spec.content_hash
+        elif consistent and workstream.source_hash != spec.content_hash:
+            workstream_changes["source_hash"] = spec.content_hash
+        return _Plan(spec, workstream, created, workstream_changes, task_plan, drift)
+
+    def _apply_chunk(self, plans: list["_Plan"]) -> None:
+        """Apply a chunk of workplans: brand-new ones in one bulk import, the others one by one."""
+        fresh = [plan for plan in plans if plan.is_fresh]
+        if len(fresh) > 1 and self._import_fresh(fresh):
+            plans = [plan for plan in plans if not plan.is_fresh]
+        for plan in plans:
+            self._apply_plan(plan)
+
+    def _import_fresh(self, plans: list["_Plan"]) -> bool:
+        """Create new workstreams with all their tasks in bulk; on any error fall back to one by one."""
+        try:
+            with transaction.atomic():
+                imported = workplans_import(
+                    items=[(plan.created or {}, [values for _, values in plan.task_plan]) for plan in plans]
+                )
+        except HubError:
+            return False
+        for plan, (workstream, tasks) in zip(plans, imported, strict=True):
+            self._wrote("workstream", workstream)
+            for task in tasks:
+                self._wrote("task", task)
+            self._applied(plan.drift)
+        return True
+
+    def _apply_plan(self, plan: "_Plan") -> None:
+        """Apply one workplan in its own savepoint: it is written whole or not at all."""
+        workstream = plan.workstream
         try:
             with transaction.atomic():
                 if workstream is None:
-                    workstream = workstream_create(
-                        data={"key": spec.key, "repo": self.repo, **wanted, "domain_goal": goal}
-                    )
-                    self._wrote("workstream", workstream)
-                for task, values in task_plan:
-                    if "workstream" in values or task is None:
-                        values["workstream"] = workstream
-                    if task is None:
-                        self._wrote("task", task_create(data=values))
-                    else:
-                        self._wrote("task", task_update(task=task, data=values))
-                if consistent:
-                    workstream_changes["source_hash"] = spec.content_hash
-                if workstream_changes:
-                    self._wrote("workstream", workstream_update(workstream=workstream, data=workstream_changes))
+                    workstream = self._wrote("workstream", workstream_create(data=plan.created or {}))
+                new_tasks = [values for task, values in plan.task_plan if task is None]
+                if new_tasks:
+                    for created_task in tasks_create_bulk(workstream=workstream, items=new_tasks):
+                        self._wrote("task", created_task)
+                for existing, values in plan.task_plan:
+                    if existing is not None:
+                        if "workstream" in values:
+                            values["workstream"] = workstream
+                        self._wrote("task", task_update(task=existing, data=values))
+                # The workstream last: its tasks are in place when a transition records its event.
+                if plan.workstream_changes:
+                    self._wrote("workstream", workstream_update(workstream=workstream, data=plan.workstream_changes))
         except HubError as exc:
+            spec = plan.spec
             self._conflict(spec.path, spec.line, spec.key, f"workplan {spec.key} could not be applied: {exc.message}")
             return
+        self._applied(plan.drift)
+
+    def _applied(self, drift: list[Finding]) -> None:
         for item in drift:
             item.fixed = True
         self.report.applied.extend(drift)
