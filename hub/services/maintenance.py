@@ -9,7 +9,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, CharField, Count, Q, Value, When
 from django.utils import timezone
 
-from hub.errors import Conflict, HubError, ValidationFailed
+import events
+from events.subjects import TASK_STALE
+from hub.errors import Conflict, ValidationFailed
 from hub.models import ProgressEvent, Task, Workstream
 from hub.services._common import reject_unknown_fields
 from hub.services.decisions import progress_event_add
@@ -18,9 +20,8 @@ from hub.services.workstreams import (
     TASK_FIELDS,
     WORKSTREAM_FIELDS,
     _normalize_task_priority,
-    task_cancel_stale,
 )
-from hub.transitions import normalize_status
+from hub.transitions import check_transition, normalize_status
 
 CLEANUP_AUTHOR = "cleanup_stale_tasks"
 CLOSED_WORKSTREAM_STATUSES = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
@@ -90,14 +91,69 @@ def _batches(batch_size: int) -> Iterator[list[tuple[Any, str]]]:
         last_id = batch[-1][0]
 
 
+@transaction.atomic
+def stale_tasks_cancel_batch(*, task_ids: list[Any]) -> dict[str, int]:
+    """Cancel those of the given tasks that are stale now, recording one `task.stale` event each.
+
+    The batch form of `task_cancel_stale`, with the same effect per task: the task goes to
+    `cancel` and its event is recorded in the same transaction. The rule is re-checked under row
+    locks, so a task canceled by a parallel run, reopened, or whose workstream reopened meanwhile
+    is left alone. One locking read and one UPDATE per batch instead of per task is what keeps a
+    100k-task cleanup in seconds. Returns the number canceled per reason.
+    """
+    rows = list(
+        stale_tasks()
+        .filter(pk__in=task_ids)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "key",
+            "title",
+            "status",
+            "stale_reason",
+            "workstream__key",
+            "workstream__status",
+            "workstream__repo__slug",
+        )
+    )
+    counts = dict.fromkeys(STALE_REASONS, 0)
+    if not rows:
+        return counts
+    now = timezone.now()
+    for row in rows:
+        check_transition("task", row[3], Task.Status.CANCEL)  # the one table decides, as in task_cancel_stale
+    Task.objects.filter(pk__in=[row[0] for row in rows]).update(
+        status=Task.Status.CANCEL, last_activity_at=now, updated_at=now
+    )
+    attributes_list = []
+    for pk, key, title, previous_status, reason, workstream_key, workstream_status, repo_slug in rows:
+        attributes_list.append(
+            {
+                "task_id": pk,
+                "task_key": key,
+                "title": title,
+                "workstream_key": workstream_key,
+                "workstream_status": workstream_status,
+                "repo_slug": repo_slug,
+                "previous_status": previous_status,
+                "reason": reason,
+                "canceled_at": now,
+            }
+        )
+        counts[reason] += 1
+    events.record_many(TASK_STALE.name, attributes_list, occurred_at=now)
+    return counts
+
+
 def stale_tasks_cleanup(
     *, dry_run: bool = False, batch_size: int = 500, on_progress: Callable[[int, int], None] | None = None
 ) -> CleanupReport:
     """Cancel every stale task (one `task.stale` event each) and log one summary progress event.
 
-    Each batch is one transaction holding row locks on its tasks; every cancel and its event
-    commit together. A task that stopped being stale before its batch ran (canceled by a
-    parallel run, reopened, its workstream reopened) is re-checked under the lock and skipped.
+    Stale ids are read in keyset-paginated batches (memory stays flat however many tasks there
+    are); each batch is one transaction (`stale_tasks_cancel_batch`) in which every cancel and its
+    event commit together. A task that stopped being stale before its batch ran is skipped.
     `dry_run` counts and changes nothing.
     """
     report = CleanupReport(dry_run=dry_run)
@@ -109,23 +165,10 @@ def stale_tasks_cleanup(
         return report
     done = 0
     for batch in _batches(batch_size):
-        with transaction.atomic():
-            ids = [pk for pk, _ in batch]
-            # Re-read under row locks: the rule is re-checked at the moment of the change.
-            still_stale = dict(
-                stale_tasks().filter(pk__in=ids).select_for_update(of=("self",)).values_list("pk", "stale_reason")
-            )
-            for pk, _ in batch:
-                reason = still_stale.get(pk)
-                if reason is None:
-                    report.skipped += 1
-                    continue
-                try:
-                    task_cancel_stale(task=Task(pk=pk), reason=reason)
-                except HubError:
-                    report.skipped += 1
-                    continue
-                report.canceled[reason] += 1
+        canceled = stale_tasks_cancel_batch(task_ids=[pk for pk, _ in batch])
+        for reason, count in canceled.items():
+            report.canceled[reason] += count
+        report.skipped += len(batch) - sum(canceled.values())
         done += len(batch)
         if on_progress is not None:
             on_progress(done, total)

@@ -55,7 +55,12 @@ def test_completed_workstream_from_a_file_gets_its_open_tasks_canceled_with_one_
     assert report.canceled == {"workstream_closed": 2, "missing_from_workplan": 0}
     events = OutboxEvent.objects.filter(subject=STALE)
     assert sorted(e.envelope["attributes"]["task_key"] for e in events) == ["CLOSED-WP-0001-T02", "CLOSED-WP-0001-T03"]
-    attributes = events[0].envelope["attributes"]
+    by_key = {e.envelope["attributes"]["task_key"]: e.envelope["attributes"] for e in events}
+    attributes = by_key["CLOSED-WP-0001-T03"]
+    assert attributes["task_id"] == str(Task.objects.get(key="CLOSED-WP-0001-T03").pk)
+    assert attributes["previous_status"] == "progress"
+    assert attributes["workstream_key"] == "CLOSED-WP-0001"
+    assert attributes["canceled_at"].endswith("Z")
     assert attributes["reason"] == "workstream_closed"
     assert attributes["workstream_status"] == "completed"
     assert attributes["repo_slug"] == "closed-repo"
@@ -153,3 +158,16 @@ def test_progress_bar_on_a_terminal(mixed_tasks):
     err = _Terminal()
     call_command("cleanup_stale_tasks", "--batch-size", "2", stdout=io.StringIO(), stderr=err)
     assert "2/4 tasks" in err.getvalue() and "4/4 tasks" in err.getvalue()
+
+
+def test_a_batch_whose_events_cannot_be_recorded_cancels_nothing(mixed_tasks, monkeypatch):
+    import events
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(events, "record_many", broken)
+    with pytest.raises(RuntimeError):
+        stale_tasks_cleanup()
+    assert not Task.objects.filter(status="cancel").exists()  # the cancels rolled back with their events
+    assert not ProgressEvent.objects.exists()
