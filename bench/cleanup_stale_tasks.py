@@ -69,14 +69,14 @@ def raw_baseline() -> tuple[int, float]:
     with psycopg.connect(bench_url()) as conn:
         started = time.perf_counter()
         conn.execute(
-            "INSERT INTO events_outboxevent (id, subject, envelope, status, attempts, next_attempt_at, last_error,"
+            "INSERT INTO events_outboxevent (id, subject, envelope, status, attempts, next_attempt_at, last_error,"  # noqa: S608
             " created_at) SELECT gen_random_uuid(), 'org.statehub.task.stale',"
             " jsonb_build_object('task_key', t.key, 'reason', 'x'), 'pending', 0, now(), '', now()"
-            f" FROM hub_task t JOIN hub_workstream w ON w.id = t.workstream_id WHERE {STALE_WHERE}"  # noqa: S608
+            f" FROM hub_task t JOIN hub_workstream w ON w.id = t.workstream_id WHERE {STALE_WHERE}"
         )
         cursor = conn.execute(
-            "UPDATE hub_task t SET status = 'cancel' FROM hub_workstream w"
-            f" WHERE w.id = t.workstream_id AND {STALE_WHERE}"  # noqa: S608
+            "UPDATE hub_task t SET status = 'cancel' FROM hub_workstream w"  # noqa: S608
+            f" WHERE w.id = t.workstream_id AND {STALE_WHERE}"
         )
         seconds = time.perf_counter() - started
         conn.rollback()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from events.models import OutboxEvent
 from hub.models import Task, Workstream
@@ -311,3 +312,44 @@ def test_report_as_dict_is_json_ready(tmp_path):
     assert decoded["counts"]["drift"] == len(decoded["drift"]) == 10
     assert decoded["drift"][0].keys() >= {"kind", "file", "line", "message"}
     assert decoded["synced_at"].endswith("Z")
+
+
+def test_task_moved_to_another_workplan_follows_its_file(tmp_path):
+    repo = register(tmp_path, "clean")
+    reconcile_repo(repo=repo, fix=True)
+    workplans = Path(repo.local_path) / "workplans"
+    source = workplans / "CUST-WP-0040-delegate-maintenance.md"
+    text = source.read_text()
+    block = text[text.index("## Task T03") :]
+    source.write_text(text.replace(block, ""))
+    target = workplans / "CUST-WP-0041-legacy-list.md"
+    target.write_text(target.read_text() + "\n" + block)
+
+    report = reconcile_repo(repo=repo, fix=True)
+
+    moved = Task.objects.get(key="CUST-WP-0040-T03")
+    assert moved.workstream.key == "CUST-WP-0041" and moved.missing_from_workplan_at is None
+    assert ("task_field", "workstream") in _kinds(report)
+    assert not [i for i in report.drift if i.kind == "task_missing_from_workplan"]
+    assert reconcile_repo(repo=repo, fix=False).drift == []
+
+
+def test_an_edit_made_while_the_sync_runs_is_rechecked_next_time(tmp_path, monkeypatch):
+    from hub.reconcile import _RepoReconciliation
+
+    repo = register(tmp_path, "clean")
+    reconcile_repo(repo=repo, fix=True)
+    path = Path(repo.local_path) / "workplans" / "CUST-WP-0041-legacy-list.md"
+    path.write_text(path.read_text().replace("Body without", "A body without"))  # re-read, nothing to change
+    original = _RepoReconciliation._orphans
+
+    def orphans_with_a_concurrent_edit(self, *args):
+        Task.objects.filter(key="CUST-WP-0040-T01").update(assignee="someone", updated_at=timezone.now())
+        return original(self, *args)
+
+    monkeypatch.setattr(_RepoReconciliation, "_orphans", orphans_with_a_concurrent_edit)
+    reconcile_repo(repo=repo, fix=True)
+    monkeypatch.undo()
+
+    report = reconcile_repo(repo=repo, fix=False)
+    assert [(i.key, i.field) for i in report.drift] == [("CUST-WP-0040-T01", "assignee")]
