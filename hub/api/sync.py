@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -37,6 +39,14 @@ class RepoSyncView(APIView):
 
     permission_classes = [IsAuthenticated, CanReconcile]
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The repo report (see ADR-001)."),
+            404: OpenApiResponse(description="Unknown repo."),
+            409: OpenApiResponse(description="No readable checkout, or another reconciliation is running."),
+        },
+    )
     def post(self, request: Request, slug: str) -> Response:
         repo = get_by_key_or_id(Repo, slug, queryset=Repo.objects.filter(slug=slug))
         return Response(repo_sync(repo=repo).as_dict())
@@ -47,6 +57,15 @@ class ConsistencySweepView(APIView):
 
     permission_classes = [IsAuthenticated, CanReconcile]
 
+    @extend_schema(
+        request=SweepRequestSerializer,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The sweep report, with `not_reached`."),
+            400: OpenApiResponse(description="Invalid body."),
+            404: OpenApiResponse(description="Unknown repo."),
+            409: OpenApiResponse(description="A sweep is already running, or the named repo has no checkout."),
+        },
+    )
     def post(self, request: Request) -> Response:
         body = SweepRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)

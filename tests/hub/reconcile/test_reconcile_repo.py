@@ -353,3 +353,17 @@ def test_an_edit_made_while_the_sync_runs_is_rechecked_next_time(tmp_path, monke
 
     report = reconcile_repo(repo=repo, fix=False)
     assert [(i.key, i.field) for i in report.drift] == [("CUST-WP-0040-T01", "assignee")]
+
+
+def test_a_workplan_the_services_refuse_is_a_conflict_and_the_others_are_imported(tmp_path):
+    repo = register(tmp_path, "clean")
+    path = Path(repo.local_path) / "workplans" / "CUST-WP-0041-legacy-list.md"
+    path.write_text(path.read_text().replace("title: Older workplan", "title: " + "x" * 400))
+
+    report = reconcile_repo(repo=repo, fix=True)
+
+    assert [c.key for c in report.conflicts] == ["CUST-WP-0041"]
+    assert "could not be applied" in report.conflicts[0].message
+    assert sorted(Workstream.objects.values_list("key", flat=True)) == ["CUST-WP-0030", "CUST-WP-0040"]
+    assert not Task.objects.filter(key__startswith="CUST-WP-0041").exists()
+    assert report.exit_code == 1
