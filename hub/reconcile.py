@@ -269,7 +269,12 @@ class _RepoReconciliation:
         repo = self.repo
         root = Path(repo.local_path)
         workstreams = {ws.key: ws for ws in Workstream.objects.filter(repo=repo).select_related("domain_goal")}
-        by_path = {ws.source_path: ws for ws in workstreams.values() if ws.source_path}
+        # Flagged orphans first, so a live workstream wins when an old one still names the same path.
+        by_path = {
+            ws.source_path: ws
+            for ws in sorted(workstreams.values(), key=lambda w: w.missing_from_repo_at is None)
+            if ws.source_path
+        }
         changed_ids = self._changed_since_last_sync()
 
         claimed_workstreams: dict[str, str] = {}  # workstream key -> file claiming it
@@ -280,12 +285,11 @@ class _RepoReconciliation:
             relative = path.relative_to(root).as_posix()
             self.report.files += 1
             previous = by_path.get(relative)
-            if previous is not None:
-                present_ids.add(previous.pk)
             try:
                 data = path.read_bytes()
             except OSError as exc:
                 self._error(relative, None, f"cannot read file: {exc.strerror or exc}")
+                self._keep(previous, present_ids)
                 continue
             if (
                 previous is not None
@@ -301,6 +305,7 @@ class _RepoReconciliation:
                     )
                     continue
                 claimed_workstreams[previous.key] = relative
+                present_ids.add(previous.pk)
                 unchanged_ids.append(previous.pk)
                 self.report.files_unchanged += 1
                 continue
@@ -308,6 +313,7 @@ class _RepoReconciliation:
                 spec = parse_workplan(data, path=relative)
             except WorkplanError as exc:
                 self._error(exc.file, exc.line, exc.message)
+                self._keep(previous, present_ids)
                 continue
             if spec.key in claimed_workstreams:
                 self._error(relative, 2, f"duplicate workplan id {spec.key} (also in {claimed_workstreams[spec.key]})")
@@ -723,6 +729,12 @@ class _RepoReconciliation:
         self.report.synced_at = synced_at
 
     # --- helpers ---
+
+    @staticmethod
+    def _keep(previous: Workstream | None, present_ids: set[Any]) -> None:
+        """A file that exists but cannot be read still protects its workstream from being called an orphan."""
+        if previous is not None:
+            present_ids.add(previous.pk)
 
     def _wrote(self, label: str, instance: Any) -> Any:
         self.written[(label, instance.pk)] = instance.updated_at

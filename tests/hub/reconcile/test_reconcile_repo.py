@@ -367,3 +367,20 @@ def test_a_workplan_the_services_refuse_is_a_conflict_and_the_others_are_importe
     assert sorted(Workstream.objects.values_list("key", flat=True)) == ["CUST-WP-0030", "CUST-WP-0040"]
     assert not Task.objects.filter(key__startswith="CUST-WP-0041").exists()
     assert report.exit_code == 1
+
+
+def test_a_file_whose_id_changed_orphans_the_old_workstream_and_creates_the_new_one(tmp_path):
+    repo = register(tmp_path, "clean")
+    reconcile_repo(repo=repo, fix=True)
+    path = Path(repo.local_path) / "workplans" / "CUST-WP-0041-legacy-list.md"
+    path.write_text(path.read_text().replace("id: CUST-WP-0041\n", "id: CUST-WP-0141\n"))
+
+    report = reconcile_repo(repo=repo, fix=True)
+
+    assert ("workstream_missing_from_repo", "CUST-WP-0041") in {(i.kind, i.key) for i in report.drift}
+    assert Workstream.objects.get(key="CUST-WP-0041").missing_from_repo_at is not None
+    assert Workstream.objects.get(key="CUST-WP-0141").source_path == "workplans/CUST-WP-0041-legacy-list.md"
+    # its tasks kept their ids, so they follow the file into the new workstream
+    assert Task.objects.get(key="CUST-WP-0041-T02").workstream.key == "CUST-WP-0141"
+    again = reconcile_repo(repo=repo, fix=False)
+    assert again.drift == [] and again.files_unchanged == 3
