@@ -46,7 +46,7 @@ def test_rows_roll_back_with_the_transaction():
 
 
 def test_each_row_is_handed_to_the_publisher_after_commit(django_capture_on_commit_callbacks, monkeypatch):
-    published = []
+    published: list[object] = []
     monkeypatch.setattr("events.outbox.enqueue_publish", published.append)
     with django_capture_on_commit_callbacks(execute=True):
         rows = events.record_many("org.statehub.task.stale", [ATTRIBUTES, ATTRIBUTES])
