@@ -11,3 +11,10 @@ def record(subject: str, attributes: dict[str, Any], **kwargs: Any) -> Any:
     from events.outbox import record as _record
 
     return _record(subject, attributes, **kwargs)
+
+
+def record_many(subject: str, attributes_list: list[dict[str, Any]], **kwargs: Any) -> Any:
+    """Record many events of one subject in the caller's transaction; see `events.outbox.record_many`."""
+    from events.outbox import record_many as _record_many
+
+    return _record_many(subject, attributes_list, **kwargs)

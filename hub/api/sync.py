@@ -1,0 +1,81 @@
+"""Reconciliation endpoints: sync one repo now, or sweep every active repo within a time budget."""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.models import Repo
+from hub.reconcile import CheckoutUnreadable, checkout_problem, repo_sync, sweep
+from hub.selectors import get_by_key_or_id
+
+SYNC_PERMISSION = "hub.change_workstream"
+
+
+class CanReconcile(BasePermission):
+    """Reconciling writes workstreams and tasks, so it needs the permission to change workstreams."""
+
+    message = "Reconciling workplan files needs the hub.change_workstream permission."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.has_perm(SYNC_PERMISSION))
+
+
+class SweepRequestSerializer(serializers.Serializer):
+    """Body of POST /consistency/sweep."""
+
+    repo = serializers.SlugField(required=False, max_length=100)
+    fix = serializers.BooleanField(default=True)
+    max_seconds = serializers.FloatField(default=300.0, min_value=1.0, max_value=3600.0)
+
+
+class RepoSyncView(APIView):
+    """POST /repos/{slug}/sync: reconcile that repo's workplan files now (with fix) and return the report."""
+
+    permission_classes = [IsAuthenticated, CanReconcile]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The repo report (see ADR-001)."),
+            404: OpenApiResponse(description="Unknown repo."),
+            409: OpenApiResponse(description="No readable checkout, or another reconciliation is running."),
+        },
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        repo = get_by_key_or_id(Repo, slug, queryset=Repo.objects.filter(slug=slug))
+        return Response(repo_sync(repo=repo).as_dict())
+
+
+class ConsistencySweepView(APIView):
+    """POST /consistency/sweep (and /consistency/sweep/remote-all): reconcile every active repo, or one."""
+
+    permission_classes = [IsAuthenticated, CanReconcile]
+
+    @extend_schema(
+        request=SweepRequestSerializer,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The sweep report, with `not_reached`."),
+            400: OpenApiResponse(description="Invalid body."),
+            404: OpenApiResponse(description="Unknown repo."),
+            409: OpenApiResponse(description="A sweep is already running, or the named repo has no checkout."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = SweepRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        params = body.validated_data
+        repos = None
+        if params.get("repo"):
+            repo = get_by_key_or_id(Repo, params["repo"], queryset=Repo.objects.filter(slug=params["repo"]))
+            problem = checkout_problem(repo)
+            if problem:
+                raise CheckoutUnreadable(problem)
+            repos = [repo]
+        report = sweep(repos=repos, fix=params["fix"], max_seconds=params["max_seconds"])
+        return Response(report.as_dict())

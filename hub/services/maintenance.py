@@ -1,0 +1,259 @@
+"""Housekeeping writes: canceling stale tasks (DESIGN §8) and the bulk task creation of the workplan sync."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Case, CharField, Count, Q, Value, When
+from django.utils import timezone
+
+import events
+from events.subjects import TASK_STALE
+from hub.errors import Conflict, ValidationFailed
+from hub.models import ProgressEvent, Task, Workstream
+from hub.services._common import reject_unknown_fields
+from hub.services.decisions import progress_event_add
+from hub.services.workstreams import (
+    STALE_REASONS,
+    TASK_FIELDS,
+    WORKSTREAM_FIELDS,
+    _normalize_task_priority,
+)
+from hub.transitions import check_transition, normalize_status
+
+CLEANUP_AUTHOR = "cleanup_stale_tasks"
+CLOSED_WORKSTREAM_STATUSES = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
+_UNCHECKED_WORKSTREAM_FIELDS = [
+    f.name
+    for f in Workstream._meta.concrete_fields
+    if f.name not in ("key", "title", "owner", "source_path", "source_hash", "priority")
+]
+_UNCHECKED_TASK_FIELDS = [
+    f.name for f in Task._meta.concrete_fields if f.name not in ("key", "title", "assignee", "blocking_reason", "order")
+]
+
+
+@dataclass
+class CleanupReport:
+    """What a cleanup run found and did, by reason."""
+
+    dry_run: bool
+    found: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STALE_REASONS, 0))
+    canceled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STALE_REASONS, 0))
+    skipped: int = 0  # no longer stale when its turn came (another run or an edit got there first)
+    summary_event_id: str | None = None
+
+    @property
+    def total_found(self) -> int:
+        return sum(self.found.values())
+
+    @property
+    def total_canceled(self) -> int:
+        return sum(self.canceled.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "found": {**self.found, "total": self.total_found},
+            "canceled": {**self.canceled, "total": self.total_canceled},
+            "skipped": self.skipped,
+            "summary_event_id": self.summary_event_id,
+        }
+
+
+def stale_tasks() -> Any:  # a QuerySet[Task] annotated with `stale_reason`, which the stubs cannot express
+    """Open tasks whose workstream is closed or whose file no longer lists them, annotated with `stale_reason`."""
+    closed = Q(workstream__status__in=CLOSED_WORKSTREAM_STATUSES)
+    return Task.objects.filter(
+        Q(status__in=Task.OPEN_STATUSES) & (closed | Q(missing_from_workplan_at__isnull=False))
+    ).annotate(
+        stale_reason=Case(
+            When(closed, then=Value("workstream_closed")),
+            default=Value("missing_from_workplan"),
+            output_field=CharField(),
+        )
+    )
+
+
+def _batches(batch_size: int) -> Iterator[list[tuple[Any, str]]]:
+    """Stale task ids with their reason, in keyset-paginated batches (never the whole set in memory)."""
+    last_id = None
+    while True:
+        query = stale_tasks().order_by("pk")
+        if last_id is not None:
+            query = query.filter(pk__gt=last_id)
+        batch = list(query.values_list("pk", "stale_reason")[:batch_size])
+        if not batch:
+            return
+        yield batch
+        last_id = batch[-1][0]
+
+
+@transaction.atomic
+def stale_tasks_cancel_batch(*, task_ids: list[Any]) -> dict[str, int]:
+    """Cancel those of the given tasks that are stale now, recording one `task.stale` event each.
+
+    The batch form of `task_cancel_stale`, with the same effect per task: the task goes to
+    `cancel` and its event is recorded in the same transaction. The rule is re-checked under row
+    locks, so a task canceled by a parallel run, reopened, or whose workstream reopened meanwhile
+    is left alone. One locking read and one UPDATE per batch instead of per task is what keeps a
+    100k-task cleanup in seconds. Returns the number canceled per reason.
+    """
+    rows = list(
+        stale_tasks()
+        .filter(pk__in=task_ids)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "key",
+            "title",
+            "status",
+            "stale_reason",
+            "workstream__key",
+            "workstream__status",
+            "workstream__repo__slug",
+        )
+    )
+    counts = dict.fromkeys(STALE_REASONS, 0)
+    if not rows:
+        return counts
+    now = timezone.now()
+    for row in rows:
+        check_transition("task", row[3], Task.Status.CANCEL)  # the one table decides, as in task_cancel_stale
+    Task.objects.filter(pk__in=[row[0] for row in rows]).update(
+        status=Task.Status.CANCEL, last_activity_at=now, updated_at=now
+    )
+    attributes_list = []
+    for pk, key, title, previous_status, reason, workstream_key, workstream_status, repo_slug in rows:
+        attributes_list.append(
+            {
+                "task_id": pk,
+                "task_key": key,
+                "title": title,
+                "workstream_key": workstream_key,
+                "workstream_status": workstream_status,
+                "repo_slug": repo_slug,
+                "previous_status": previous_status,
+                "reason": reason,
+                "canceled_at": now,
+            }
+        )
+        counts[reason] += 1
+    events.record_many(TASK_STALE.name, attributes_list, occurred_at=now)
+    return counts
+
+
+def stale_tasks_cleanup(
+    *, dry_run: bool = False, batch_size: int = 500, on_progress: Callable[[int, int], None] | None = None
+) -> CleanupReport:
+    """Cancel every stale task (one `task.stale` event each) and log one summary progress event.
+
+    Stale ids are read in keyset-paginated batches (memory stays flat however many tasks there
+    are); each batch is one transaction (`stale_tasks_cancel_batch`) in which every cancel and its
+    event commit together. A task that stopped being stale before its batch ran is skipped.
+    `dry_run` counts and changes nothing.
+    """
+    report = CleanupReport(dry_run=dry_run)
+    counts = stale_tasks().values("stale_reason").order_by().annotate(n=Count("pk"))
+    for row in counts:
+        report.found[row["stale_reason"]] = row["n"]
+    total = report.total_found
+    if dry_run or total == 0:
+        return report
+    done = 0
+    for batch in _batches(batch_size):
+        canceled = stale_tasks_cancel_batch(task_ids=[pk for pk, _ in batch])
+        for reason, count in canceled.items():
+            report.canceled[reason] += count
+        report.skipped += len(batch) - sum(canceled.values())
+        done += len(batch)
+        if on_progress is not None:
+            on_progress(done, total)
+    if report.total_canceled:
+        by_reason = ", ".join(f"{reason}: {count}" for reason, count in report.canceled.items() if count)
+        event = progress_event_add(
+            summary=f"cleanup_stale_tasks canceled {report.total_canceled} stale task(s) ({by_reason})",
+            event_type=ProgressEvent.EventType.NOTE,
+            detail="Open tasks of completed/archived workstreams, or no longer listed in their workplan file.",
+            author=CLEANUP_AUTHOR,
+        )
+        report.summary_event_id = str(event.pk)
+    return report
+
+
+def _build_tasks(workstream: Workstream, items: list[dict[str, Any]]) -> list[Task]:
+    """Unsaved tasks checked by the rules of `task_create` (status words, priority, field limits)."""
+    now = timezone.now()
+    tasks = []
+    for data in items:
+        reject_unknown_fields(data, TASK_FIELDS - {"workstream"})
+        values = dict(data)
+        if "status" in values:
+            values["status"] = normalize_status("task", values["status"])
+        _normalize_task_priority(values)
+        task = Task(**values, workstream=workstream, last_activity_at=now)
+        _clean(task, exclude=_UNCHECKED_TASK_FIELDS)
+        tasks.append(task)
+    return tasks
+
+
+def _clean(instance: Task | Workstream, *, exclude: list[str]) -> None:
+    try:
+        # Statuses were mapped above and keys were checked by the caller (the unique index has the last word).
+        instance.clean_fields(exclude=exclude)
+    except ValidationError as exc:
+        errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
+        raise ValidationFailed(f"{instance}: {next(iter(errors.values()))[0]}", errors=errors) from exc
+
+
+def _bulk_insert(model: type[Task] | type[Workstream], rows: list[Any]) -> None:
+    try:
+        model.objects.bulk_create(rows)
+    except IntegrityError as exc:
+        raise Conflict(f"These rows conflict with existing data: {exc.__cause__ or exc}") from exc
+
+
+@transaction.atomic
+def tasks_create_bulk(*, workstream: Workstream, items: list[dict[str, Any]]) -> list[Task]:
+    """Create many tasks of one workstream in one INSERT, under the rules of `task_create`.
+
+    The workplan sync creates thousands of tasks on a first import; one validated INSERT per
+    workstream instead of a round of validation queries per task. Creation is not a transition
+    and records no event, so the outcome is the same as calling `task_create` for each item.
+    Keys already taken (checked by the caller, enforced by the unique index) raise Conflict.
+    """
+    tasks = _build_tasks(workstream, items)
+    _bulk_insert(Task, tasks)
+    return tasks
+
+
+@transaction.atomic
+def workplans_import(
+    *, items: list[tuple[dict[str, Any], list[dict[str, Any]]]]
+) -> list[tuple[Workstream, list[Task]]]:
+    """Create new workstreams, each with its tasks, in two INSERTs, under the rules of the create services.
+
+    Used by the workplan sync for workplans the hub has never seen. Like `workstream_create`, a
+    workstream may start in any status (no event; a `completed` one gets its `completed_at`).
+    """
+    now = timezone.now()
+    workstreams = []
+    for data, _ in items:
+        reject_unknown_fields(data, WORKSTREAM_FIELDS)
+        values = dict(data)
+        if "status" in values:
+            values["status"] = normalize_status("workstream", values["status"])
+        workstream = Workstream(**values)
+        if workstream.status == Workstream.Status.COMPLETED:
+            workstream.completed_at = now
+        _clean(workstream, exclude=_UNCHECKED_WORKSTREAM_FIELDS)
+        workstreams.append(workstream)
+    _bulk_insert(Workstream, workstreams)
+    created = [
+        (workstream, _build_tasks(workstream, tasks)) for workstream, (_, tasks) in zip(workstreams, items, strict=True)
+    ]
+    _bulk_insert(Task, [task for _, tasks in created for task in tasks])
+    return created

@@ -1,0 +1,259 @@
+"""Reading workplan files (DESIGN §8): YAML front matter plus one fenced `task` block per `## Task …:` section.
+
+Parsing is pure: it reads files and returns plain data, never touching the database. A malformed
+file raises `WorkplanError` with the file and line, and the caller skips that file whole.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.errors import ValidationFailed
+from hub.transitions import normalize_status
+
+TASK_PRIORITIES = ("low", "medium", "high", "critical")
+_LINE_KEY = "__line__"
+_TASK_HEADING = re.compile(r"^##\s+Task\b[^:\n]*:\s*(?P<title>.*?)\s*#*\s*$")
+_SECTION_HEADING = re.compile(r"^#{1,2}\s")
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[\w-]*)")
+_TITLE_HEADING = re.compile(r"^#\s+(?P<title>.+?)\s*$")
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):
+    """The safe YAML loader, remembering the line of every mapping so errors can point at it."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping[_LINE_KEY] = node.start_mark.line + 1
+        return mapping
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_yaml_map)
+
+
+class WorkplanError(Exception):
+    """A workplan file that cannot be read as a workplan; it names the file and the line."""
+
+    def __init__(self, message: str, *, file: str, line: int | None) -> None:
+        super().__init__(f"{file}:{line or '?'}: {message}")
+        self.message = message
+        self.file = file
+        self.line = line
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task as its workplan file states it."""
+
+    key: str
+    title: str
+    status: str
+    priority: str
+    assignee: str
+    order: int
+    line: int
+
+
+@dataclass
+class WorkplanSpec:
+    """One workplan file as the hub understands it: the workstream and its tasks."""
+
+    key: str
+    title: str
+    status: str
+    owner: str
+    priority: int
+    repo_slug: str | None
+    domain_goal: str | None
+    path: str
+    content_hash: str
+    line: int
+    tasks: list[TaskSpec] = field(default_factory=list)
+
+
+def content_hash(data: bytes) -> str:
+    """The content hash stored as `Workstream.source_hash` (hex SHA-256 of the file's bytes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def workplan_files(directory: Path) -> list[Path]:
+    """The workplan files of a workplan directory: `*.md` and `archived/*.md`, without README.md."""
+    found: list[Path] = []
+    for folder in (directory, directory / "archived"):
+        if folder.is_dir():
+            found.extend(
+                path for path in sorted(folder.glob("*.md")) if path.is_file() and path.name.lower() != "readme.md"
+            )
+    return found
+
+
+def _load_yaml(text: str, *, file: str, first_line: int) -> Any:
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a subclass of the safe loader
+    except yaml.YAMLError as exc:
+        # The context mark is where the construct that failed began, usually the line to fix.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+        line = first_line + mark.line if mark is not None else first_line
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise WorkplanError(f"invalid YAML: {problem}", file=file, line=line) from exc
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _status(kind: str, value: Any, *, file: str, line: int) -> str:
+    try:
+        return normalize_status(kind, value)
+    except ValidationFailed as exc:
+        raise WorkplanError(f"unknown {kind} status: {exc.message}", file=file, line=line) from exc
+
+
+def _task(item: dict[str, Any], *, title: str | None, order: int, file: str, line: int) -> TaskSpec:
+    key = _text(item.get("id"))
+    if not key:
+        raise WorkplanError("task without an `id`", file=file, line=line)
+    status = _status("task", item.get("status", "todo"), file=file, line=line)
+    priority = _text(item.get("priority") or "medium").lower()
+    if priority not in TASK_PRIORITIES:
+        raise WorkplanError(
+            f"task {key}: unknown priority {priority!r} (one of: {', '.join(TASK_PRIORITIES)})", file=file, line=line
+        )
+    task_title = title if title else _text(item.get("title"))
+    if not task_title:
+        raise WorkplanError(f"task {key} has no title", file=file, line=line)
+    return TaskSpec(
+        key=key,
+        title=task_title,
+        status=status,
+        priority=priority,
+        assignee=_text(item.get("assignee")),
+        order=order,
+        line=line,
+    )
+
+
+def _split_front_matter(lines: list[str], *, file: str) -> tuple[str, int]:
+    """Return the front matter text and the index of the first body line."""
+    if not lines or lines[0].strip() != "---":
+        raise WorkplanError("no YAML front matter (the file must start with ---)", file=file, line=1)
+    for index in range(1, len(lines)):
+        if lines[index].strip() in ("---", "..."):
+            return "\n".join(lines[1:index]), index + 1
+    raise WorkplanError("front matter is not closed by ---", file=file, line=1)
+
+
+def _body_tasks(lines: list[str], start: int, *, file: str, first_order: int) -> tuple[list[TaskSpec], str | None]:
+    """Tasks from `## Task …:` headings and their fenced `task` blocks, plus the first `# ` title."""
+    tasks: list[TaskSpec] = []
+    h1_title: str | None = None
+    pending: tuple[str, int] | None = None  # (title, line) of a heading still waiting for its block
+    index = start
+    while index < len(lines):
+        line = lines[index]
+        fence = _FENCE.match(line)
+        if fence:
+            marker = fence.group("fence")
+            block_start = index
+            index += 1
+            block: list[str] = []
+            while index < len(lines) and not lines[index].startswith(marker):
+                block.append(lines[index])
+                index += 1
+            if index >= len(lines):
+                raise WorkplanError("code block is not closed", file=file, line=block_start + 1)
+            index += 1
+            if fence.group("info") == "task":
+                if pending is None:
+                    raise WorkplanError(
+                        "```task block without a `## Task …:` heading above it", file=file, line=block_start + 1
+                    )
+                data = _load_yaml("\n".join(block), file=file, first_line=block_start + 2)
+                if not isinstance(data, dict):
+                    raise WorkplanError("a ```task block must be a YAML mapping", file=file, line=block_start + 1)
+                title, _ = pending
+                tasks.append(_task(data, title=title, order=first_order + len(tasks), file=file, line=block_start + 1))
+                pending = None
+            continue
+        heading = _TASK_HEADING.match(line)
+        if heading or _SECTION_HEADING.match(line):
+            if pending is not None:
+                raise WorkplanError(f"heading {pending[0]!r} has no ```task block", file=file, line=pending[1])
+            if heading:
+                pending = (heading.group("title"), index + 1)
+            elif h1_title is None and (title_match := _TITLE_HEADING.match(line)):
+                h1_title = title_match.group("title")
+        index += 1
+    if pending is not None:
+        raise WorkplanError(f"heading {pending[0]!r} has no ```task block", file=file, line=pending[1])
+    return tasks, h1_title
+
+
+def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
+    """Parse one workplan file's bytes; raise WorkplanError (with file and line) if it is malformed."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise WorkplanError(f"not UTF-8 text: {exc.reason}", file=path, line=None) from exc
+    lines = text.splitlines()
+    front_text, body_start = _split_front_matter(lines, file=path)
+    front = _load_yaml(front_text, file=path, first_line=2)
+    if not isinstance(front, dict):
+        raise WorkplanError("front matter must be a YAML mapping", file=path, line=2)
+    key = _text(front.get("id"))
+    if not key:
+        raise WorkplanError("front matter has no `id`", file=path, line=2)
+    status = _status("workstream", front.get("status", "proposed"), file=path, line=2)
+    priority_value = front.get("priority", 100)
+    if isinstance(priority_value, bool) or not isinstance(priority_value, int):
+        raise WorkplanError(f"priority must be an integer, not {priority_value!r}", file=path, line=2)
+
+    listed = front.get("tasks") or []
+    if not isinstance(listed, list):
+        raise WorkplanError("`tasks:` in the front matter must be a list", file=path, line=2)
+    tasks: list[TaskSpec] = []
+    for item in listed:
+        if not isinstance(item, dict):
+            raise WorkplanError("each item of `tasks:` must be a mapping", file=path, line=2)
+        item_line = 1 + int(item.get(_LINE_KEY, 1))
+        tasks.append(_task(item, title=None, order=len(tasks) + 1, file=path, line=item_line))
+    body_tasks, h1_title = _body_tasks(lines, body_start, file=path, first_order=len(tasks) + 1)
+    tasks.extend(body_tasks)
+
+    seen: dict[str, int] = {}
+    for task in tasks:
+        if task.key in seen:
+            raise WorkplanError(
+                f"duplicate task id {task.key} (first at line {seen[task.key]})", file=path, line=task.line
+            )
+        seen[task.key] = task.line
+
+    title = _text(front.get("title")) or _strip_key(h1_title, key) or key
+    repo_slug = _text(front.get("repo_slug") or front.get("repo")) or None
+    return WorkplanSpec(
+        key=key,
+        title=title,
+        status=status,
+        owner=_text(front.get("owner")),
+        priority=priority_value,
+        repo_slug=repo_slug,
+        domain_goal=_text(front.get("domain_goal")) or None,
+        path=path,
+        content_hash=content_hash(data),
+        line=1,
+        tasks=tasks,
+    )
+
+
+def _strip_key(title: str | None, key: str) -> str:
+    if not title:
+        return ""
+    if title.startswith(key):
+        title = title[len(key) :].lstrip(" \u2014\u2013-:")
+    return title.strip()
