@@ -32,6 +32,7 @@ from hub.mcp.render import (
     workstream_out,
 )
 from hub.models import Decision, ProgressEvent, Repo, Task, Workstream
+from hub.reconcile import reconcile_repo
 from hub.transitions import normalize_status
 
 RECENT_PROGRESS_MAX = 500
@@ -137,12 +138,6 @@ def check_repo_consistency(
     repo_slug: Annotated[str, Field(description="The repo's slug (or UUID) whose workplan files to compare.")],
 ) -> dict[str, Any]:
     """Compare a repo's workplan files with the hub's records and report every drift; changes nothing."""
-    try:
-        from hub.reconcile import reconcile_repo
-    except ImportError as exc:
-        raise ValidationFailed(
-            "Consistency checking is not available in this installation (hub.reconcile is missing)."
-        ) from exc
     repo = selectors.get_by_key_or_id(Repo, repo_slug)
     report: dict[str, Any] = reconcile_repo(repo=repo, fix=False).as_dict()
     return report
