@@ -145,13 +145,20 @@ SPECTACULAR_SETTINGS = {
 NATS_URL = env("NATS_URL", default="")
 NATS_STREAM = env("NATS_STREAM", default="ACTIVITY_EVENTS")
 NATS_PUBLISH_TIMEOUT_S = env.float("NATS_PUBLISH_TIMEOUT_S", default=5.0)
-NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=2.0)
+NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=1.0)
+# After a failed connect, publishes fail fast (rows stay pending) for this long before trying again.
+NATS_DOWN_BACKOFF_S = env.float("NATS_DOWN_BACKOFF_S", default=5.0)
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 EVENTS_RELAY_INTERVAL_S = env.float("EVENTS_RELAY_INTERVAL_S", default=30.0)
 EVENTS_RELAY_BATCH_SIZE = env.int("EVENTS_RELAY_BATCH_SIZE", default=500)
 EVENTS_BACKOFF_BASE_S = env.float("EVENTS_BACKOFF_BASE_S", default=2.0)
 EVENTS_BACKOFF_CAP_S = env.float("EVENTS_BACKOFF_CAP_S", default=600.0)
+# A claimed row is not claimed again for this long; keep it inside JetStream's duplicate window (2 min).
+EVENTS_CLAIM_LEASE_S = env.float("EVENTS_CLAIM_LEASE_S", default=60.0)
+# PubAck wait when publishing in-process right after a request's commit (no broker configured).
+EVENTS_INLINE_PUBLISH_TIMEOUT_S = env.float("EVENTS_INLINE_PUBLISH_TIMEOUT_S", default=1.0)
+EVENTS_PRUNE_BATCH_SIZE = env.int("EVENTS_PRUNE_BATCH_SIZE", default=5000)
 
 # --- Celery ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
