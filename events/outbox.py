@@ -2,9 +2,11 @@
 
 import datetime as dt
 import logging
+import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,11 +42,27 @@ def record(subject: str, attributes: dict[str, Any], *, occurred_at: dt.datetime
     return event
 
 
+# After a failed enqueue, skip the broker for a while: the relay delivers those rows, and a hung
+# broker then costs one request its socket timeout per window instead of every request.
+_broker_down_until = 0.0
+
+
 def enqueue_publish(event_id: uuid.UUID) -> None:
     """Hand a committed event to the Celery publish task; a broker failure is logged, the relay retries."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.info("Broker recently unreachable; event %s is left to the relay.", event_id)
+        return
     try:
         from events.tasks import publish_outbox_event
 
         publish_outbox_event.delay(str(event_id))
     except Exception:
+        _broker_down_until = time.monotonic() + settings.EVENTS_ENQUEUE_BACKOFF_S
         logger.warning("Could not enqueue publish of event %s; the relay will deliver it.", event_id, exc_info=True)
+
+
+def reset_enqueue_backoff() -> None:
+    """Forget a recent broker failure (used after fork and by tests)."""
+    global _broker_down_until
+    _broker_down_until = 0.0

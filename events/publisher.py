@@ -118,6 +118,9 @@ class _Connection:
                 self.url,
                 name="state-hub",
                 allow_reconnect=False,
+                # One quick try per connect: nats-py loops over its server pool until this is exceeded.
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0,
                 connect_timeout=max(1, round(connect_timeout)),
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
@@ -170,7 +173,9 @@ class _Connection:
             text = f"JetStream error {code}: {error.get('description', '')}"
             future.set_result(_permanent(text) if code in PERMANENT_ERROR_CODES else _retry(text))
             return
-        future.set_result(PublishResult(ok=True, stream_seq=response.get("seq"), duplicate=bool(response.get("duplicate"))))
+        future.set_result(
+            PublishResult(ok=True, stream_seq=response.get("seq"), duplicate=bool(response.get("duplicate")))
+        )
 
     async def publish_all(self, messages: Sequence[OutgoingMessage], timeout: float) -> list[PublishResult]:
         """Write every message out, then await all PubAcks together (bounded by `timeout`)."""
@@ -187,7 +192,9 @@ class _Connection:
                 )
             except nats.errors.MaxPayloadError as exc:
                 self.pending.pop(token, None)
-                results[index] = _permanent(f"Payload of {len(message.payload)} bytes is over the server's limit: {exc}")
+                results[index] = _permanent(
+                    f"Payload of {len(message.payload)} bytes is over the server's limit: {exc}"
+                )
                 continue
             except Exception as exc:
                 self.pending.pop(token, None)

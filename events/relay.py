@@ -67,7 +67,9 @@ class ClaimedEvent:
     created_at: dt.datetime
 
     def message(self) -> OutgoingMessage:
-        return OutgoingMessage(subject=self.envelope["type"], payload=encode_envelope(self.envelope), msg_id=str(self.id))
+        return OutgoingMessage(
+            subject=self.envelope["type"], payload=encode_envelope(self.envelope), msg_id=str(self.id)
+        )
 
 
 @dataclass

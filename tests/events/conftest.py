@@ -1,6 +1,7 @@
 """Fixtures for the event pipeline tests: a private JetStream per test and a way to read it back."""
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -42,10 +43,8 @@ class JetStreamProbe:
 
     def delete_stream(self) -> None:
         async def delete(js: Any) -> None:
-            try:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
                 await js.delete_stream(self.stream)
-            except nats.js.errors.NotFoundError:
-                pass
 
         self._run(delete)
 
@@ -108,3 +107,23 @@ def nats_unset(settings: Any) -> Iterator[None]:
 def closed_nats_url() -> str:
     """A NATS URL on a loopback port nobody listens on."""
     return f"nats://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def broker_unreachable() -> Iterator[str]:
+    """Celery with a real (non-eager) broker URL on a closed port, as when Redis is down."""
+    from events.outbox import reset_enqueue_backoff
+    from statehub.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    app.conf.task_always_eager = False
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+    reset_enqueue_backoff()
+    yield url
+    app.conf.task_always_eager, app.conf.broker_url = saved
+    app._pool = None
+    app.amqp._producer_pool = None
+    reset_enqueue_backoff()

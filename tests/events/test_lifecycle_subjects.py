@@ -22,7 +22,6 @@ from tests.factories import (
     DecisionFactory,
     DomainFactory,
     DomainGoalFactory,
-    RepoFactory,
     TaskFactory,
     WorkstreamFactory,
 )
@@ -31,7 +30,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.nats]
 
 
 def register_repo() -> dict[str, Any]:
-    domain = DomainFactory(slug="custodian")
+    domain = DomainFactory.create(slug="custodian")
     repo = services.repo_register(
         data={"slug": "state-hub", "name": "State Hub", "domain": domain, "remote_url": "git@x:org/state-hub.git"}
     )
@@ -46,10 +45,12 @@ def register_repo() -> dict[str, Any]:
 
 
 def complete_workstream() -> dict[str, Any]:
-    workstream = WorkstreamFactory(key="CUST-WP-0040", status=Workstream.Status.ACTIVE, repo__domain__slug="custodian")
-    TaskFactory(workstream=workstream, status="done")
-    TaskFactory(workstream=workstream, status="cancel")
-    TaskFactory(workstream=workstream, status="todo")
+    workstream = WorkstreamFactory.create(
+        key="CUST-WP-0040", status=Workstream.Status.ACTIVE, repo__domain__slug="custodian"
+    )
+    TaskFactory.create(workstream=workstream, status="done")
+    TaskFactory.create(workstream=workstream, status="cancel")
+    TaskFactory.create(workstream=workstream, status="todo")
     workstream = services.workstream_update(workstream=workstream, data={"status": "completed"})
     return {
         "workstream_id": str(workstream.id),
@@ -63,8 +64,10 @@ def complete_workstream() -> dict[str, Any]:
 
 
 def resolve_decision() -> dict[str, Any]:
-    decision = DecisionFactory(key="DEC-0012", options=["left", "right"])
-    decision = services.decision_resolve(decision=decision, rationale="Shorter.", decided_by="ana", chosen_option="left")
+    decision = DecisionFactory.create(key="DEC-0012", options=["left", "right"])
+    decision = services.decision_resolve(
+        decision=decision, rationale="Shorter.", decided_by="ana", chosen_option="left"
+    )
     return {
         "decision_id": str(decision.id),
         "decision_key": "DEC-0012",
@@ -78,9 +81,9 @@ def resolve_decision() -> dict[str, Any]:
 
 
 def activate_goal() -> dict[str, Any]:
-    domain = DomainFactory(slug="custodian")
-    DomainGoalFactory(key="old-goal", domain=domain, status="active")
-    goal = DomainGoalFactory(key="custodian-automation", domain=domain)
+    domain = DomainFactory.create(slug="custodian")
+    DomainGoalFactory.create(key="old-goal", domain=domain, status="active")
+    goal = DomainGoalFactory.create(key="custodian-automation", domain=domain)
     goal = services.domain_goal_activate(goal=goal)
     return {
         "goal_id": str(goal.id),
@@ -93,7 +96,7 @@ def activate_goal() -> dict[str, Any]:
 
 
 def cancel_stale_task() -> dict[str, Any]:
-    task = TaskFactory(key="CUST-WP-0040-T05", status="progress", workstream__status=Workstream.Status.COMPLETED)
+    task = TaskFactory.create(key="CUST-WP-0040-T05", status="progress", workstream__status=Workstream.Status.COMPLETED)
     task = services.task_cancel_stale(task=task, reason="workstream_closed")
     return {
         "task_id": str(task.id),
@@ -153,7 +156,7 @@ def test_each_transition_puts_exactly_one_envelope_on_the_stream(
 def test_completing_an_already_completed_workstream_records_nothing(
     jetstream: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    workstream = WorkstreamFactory(status=Workstream.Status.COMPLETED)
+    workstream = WorkstreamFactory.create(status=Workstream.Status.COMPLETED)
     with django_capture_on_commit_callbacks(execute=True):
         services.workstream_update(workstream=workstream, data={"status": "completed", "title": "Renamed"})
 
@@ -167,4 +170,3 @@ def test_repo_of_no_domain_reports_null_domain_slug(jetstream: Any, django_captu
 
     [message] = jetstream.messages()
     assert message.envelope["attributes"]["domain_slug"] is None
-    assert RepoFactory._meta.model.objects.get(slug="loose")
