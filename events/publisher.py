@@ -59,6 +59,7 @@ class PublishResult:
     duplicate: bool = False
     skipped: bool = False
     permanent: bool = False
+    timed_out: bool = False
     error: str = ""
 
     def __bool__(self) -> bool:
@@ -209,8 +210,22 @@ class _Connection:
             else:
                 self.pending.pop(token, None)
                 future.cancel()
-                results[index] = _retry(f"No PubAck within {timeout:g} s (outcome unknown; retried with the same id).")
+                results[index] = PublishResult(
+                    ok=False,
+                    timed_out=True,
+                    error=f"No PubAck within {timeout:g} s (outcome unknown; retried with the same id).",
+                )
         return [result if result is not None else _retry("Not published.") for result in results]
+
+    async def stream_missing(self, stream: str, timeout: float) -> bool:
+        """True only when the server says the stream does not exist (any other answer: False)."""
+        try:
+            await self.nc.jetstream(timeout=timeout).stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            return True
+        except Exception:
+            return False
+        return False
 
     async def ensure_stream(self, stream: str, timeout: float) -> None:
         """Create the stream with subjects `org.>`; a stream that already exists counts as success."""
@@ -258,6 +273,11 @@ class _Publisher:
             return [_retry(str(exc))] * len(messages)
         results = await connection.publish_all(messages, config.publish_timeout)
         missing = [index for index, result in enumerate(results) if result is _NO_STREAM]
+        timed_out = [index for index, result in enumerate(results) if result.timed_out]
+        if timed_out and await connection.stream_missing(config.stream, config.publish_timeout):
+            # A plain subscriber on the subject (e.g. `tail_events`) answers instead of the missing
+            # stream, so there is no "no responders" reply, only silence.
+            missing = sorted(missing + timed_out)
         if not missing:
             return results
         try:
@@ -299,6 +319,11 @@ class _Publisher:
                 raise _Unavailable(self._down_reason) from exc
             self._down_until = 0.0
             self._connection = connection
+            try:
+                await connection.ensure_stream(config.stream, config.publish_timeout)
+            except Exception as exc:
+                # Publishing reports the real problem; the stream is ensured again when it is missing.
+                logger.warning("Could not ensure stream %s on connect: %s", config.stream, exc)
             return connection
 
     def shutdown(self) -> None:
