@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import random
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,8 +39,8 @@ _CLAIM_SQL = f"""
 UPDATE {TABLE} SET next_attempt_at = %(lease_until)s
 WHERE id IN (
     SELECT id FROM {TABLE}
-    WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s) {{only}}
-    ORDER BY next_attempt_at NULLS FIRST
+    WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
+    ORDER BY next_attempt_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
@@ -53,6 +54,16 @@ UPDATE {TABLE} AS o SET
 FROM unnest(
     %s::uuid[], %s::text[], %s::integer[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::text[]
 ) AS v(id, status, attempts, next_attempt_at, published_at, stream_seq, last_error)
+WHERE o.id = v.id AND o.status = 'pending'
+"""  # noqa: S608 - table name from the model, values are parameters
+
+
+# The common case, every row acknowledged, passes ids and sequences as two plain strings: far
+# cheaper to send than typed arrays, which matters when draining a large backlog.
+_MARK_PUBLISHED_SQL = f"""
+UPDATE {TABLE} AS o SET
+    status = 'published', next_attempt_at = NULL, published_at = %s, stream_seq = v.stream_seq, last_error = ''
+FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::bigint[]) AS v(id, stream_seq)
 WHERE o.id = v.id AND o.status = 'pending'
 """  # noqa: S608 - table name from the model, values are parameters
 
@@ -138,15 +149,19 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
         return
     now = timezone.now()
     columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+    published_ids: list[str] = []
+    published_seqs: list[str] = []
     latencies: list[float] = []
     max_attempts = settings.EVENTS_MAX_ATTEMPTS
     for event, result in zip(events, results, strict=True):
         attempts, next_attempt_at, published_at, stream_seq = event.attempts, None, None, None
         if result.ok:
-            status, published_at, stream_seq, error = OutboxEvent.Status.PUBLISHED, now, result.stream_seq, ""
+            published_ids.append(str(event.id))
+            published_seqs.append(str(result.stream_seq or 0))
             report.published += 1
             latencies.append((now - event.created_at).total_seconds())
-        elif result.skipped:
+            continue
+        if result.skipped:
             status, error = OutboxEvent.Status.SKIPPED, result.error
             report.skipped += 1
         else:
@@ -169,7 +184,10 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
         ):
             column.append(value)
     with connection.cursor() as cursor:
-        cursor.execute(_MARK_SQL, list(columns))
+        if published_ids:
+            cursor.execute(_MARK_PUBLISHED_SQL, [now, ",".join(published_ids), ",".join(published_seqs)])
+        if columns[0]:
+            cursor.execute(_MARK_SQL, list(columns))
     metrics.observe_latencies(latencies)
     for outcome in ("published", "skipped", "retry", "permanent"):
         metrics.count_outcome(outcome, sum(1 for result in results if result.outcome == outcome))
@@ -193,14 +211,51 @@ def publish_event_now(event_id: uuid.UUID | str, *, timeout: float | None = None
     return publish_claimed(claim_due_events(limit=1, event_id=event_id), timeout=timeout)
 
 
-def relay_pending_events(*, batch_size: int | None = None, max_batches: int | None = None) -> RelayReport:
+def relay_pending_events(
+    *, batch_size: int | None = None, max_batches: int | None = None, threads: int | None = None
+) -> RelayReport:
     """Drain due pending rows batch by batch until none is left (or NATS is unreachable).
 
-    The next batch is claimed while the previous one's PubAcks are in flight, so database work
-    overlaps the network round trip.
+    `threads` (default `EVENTS_RELAY_THREADS`) drains run side by side, this thread being one of
+    them; each has its own database connection, and SKIP LOCKED claims keep them apart, so the
+    database round trips of one overlap the others' work.
     """
+    count = max(1, threads if threads is not None else settings.EVENTS_RELAY_THREADS)
     size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
+    reports = [RelayReport() for _ in range(count)]
+    helpers = [
+        threading.Thread(target=_drain_in_thread, args=(size, max_batches, report), name=f"relay-{number}")
+        for number, report in enumerate(reports[1:], start=1)
+    ]
+    for helper in helpers:
+        helper.start()
+    _drain(size, max_batches, reports[0])
+    for helper in helpers:
+        helper.join()
     report = RelayReport()
+    for part in reports:
+        report.published += part.published
+        report.skipped += part.skipped
+        report.retried += part.retried
+        report.failed += part.failed
+        report.batches += part.batches
+        report.errors += [error for error in part.errors if error not in report.errors]
+    if report.claimed:
+        logger.info("Relay: %s", report.as_dict())
+    return report
+
+
+def _drain_in_thread(size: int, max_batches: int | None, report: RelayReport) -> None:
+    try:
+        _drain(size, max_batches, report)
+    except Exception:
+        logger.exception("Relay thread failed; its rows become due again after the claim lease.")
+    finally:
+        connection.close()
+
+
+def _drain(size: int, max_batches: int | None, report: RelayReport) -> None:
+    """One drain loop; the next batch is claimed while the previous one's PubAcks are in flight."""
     in_flight: tuple[list[ClaimedEvent], PendingPublish] | None = None
     stop = False
     while True:
@@ -218,8 +273,5 @@ def relay_pending_events(*, batch_size: int | None = None, max_batches: int | No
             if results and all(not result.ok and not result.permanent and not result.skipped for result in results):
                 stop = True
         if not batch:
-            break
+            return
         in_flight = (batch, started)
-    if report.claimed:
-        logger.info("Relay: %s", report.as_dict())
-    return report

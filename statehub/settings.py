@@ -152,6 +152,8 @@ EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 EVENTS_RELAY_INTERVAL_S = env.float("EVENTS_RELAY_INTERVAL_S", default=30.0)
 EVENTS_RELAY_BATCH_SIZE = env.int("EVENTS_RELAY_BATCH_SIZE", default=500)
+# Drain loops the relay runs side by side (threads, each with its own database connection).
+EVENTS_RELAY_THREADS = env.int("EVENTS_RELAY_THREADS", default=2)
 EVENTS_BACKOFF_BASE_S = env.float("EVENTS_BACKOFF_BASE_S", default=2.0)
 EVENTS_BACKOFF_CAP_S = env.float("EVENTS_BACKOFF_CAP_S", default=600.0)
 # A claimed row is not claimed again for this long; keep it inside JetStream's duplicate window (2 min).

