@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from events.models import OutboxEvent
 from events.outbox import reset_enqueue_backoff
@@ -36,21 +35,15 @@ def reachable_broker() -> str:
     return url
 
 
-def worker_database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
-def celery_worker(jetstream: Any, tmp_path: Path) -> Iterator[Path]:
+def celery_worker(jetstream: Any, tmp_path: Path, test_database_url: str) -> Iterator[Path]:
     """A worker subprocess on a private queue of the Redis broker, and this process enqueueing to it."""
     broker = reachable_broker()
     queue = f"statehub-test-{uuid.uuid4().hex[:8]}"
     log = tmp_path / "worker.log"
     env = dict(
         os.environ,
-        DATABASE_URL=worker_database_url(),
+        DATABASE_URL=test_database_url,
         NATS_URL=settings.NATS_URL,
         NATS_STREAM=settings.NATS_STREAM,
         CELERY_BROKER_URL=broker,

@@ -127,3 +127,13 @@ def broker_unreachable() -> Iterator[str]:
     app._pool = None
     app.amqp._producer_pool = None
     reset_enqueue_backoff()
+
+
+@pytest.fixture
+def test_database_url(db: None) -> str:
+    """A DATABASE_URL for child processes that points at this session's test database."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    auth = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+    return f"postgres://{auth}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
