@@ -7,7 +7,7 @@ a row is written once per attempt. A relay that dies mid-batch rolls back: its r
 and due, and re-publishing them is harmless because JetStream drops a repeated `Nats-Msg-Id`
 inside its duplicate window.
 
-Outcomes are written with raw SQL on purpose: per-row ORM updates would dominate the cost of
+The statements are raw SQL on purpose: per-row ORM work would dominate the cost of
 draining a large backlog.
 """
 
@@ -33,6 +33,15 @@ from events.publisher import OutgoingMessage, PublishResult, submit_messages
 logger = logging.getLogger(__name__)
 
 TABLE = OutboxEvent._meta.db_table
+
+_CLAIM_SQL = f"""
+SELECT id::text, subject, envelope::text, attempts, extract(epoch FROM created_at)::float8
+FROM {TABLE}
+WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
+ORDER BY next_attempt_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""  # noqa: S608 - table name from the model, values are parameters
 
 _MARK_SQL = f"""
 UPDATE {TABLE} AS o SET
@@ -99,16 +108,6 @@ def backoff_delay(attempts: int) -> float:
     """Seconds before the next try after `attempts` failures: exponential, capped, with jitter."""
     ceiling = min(settings.EVENTS_BACKOFF_CAP_S, settings.EVENTS_BACKOFF_BASE_S * 2 ** max(attempts - 1, 0))
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
-
-
-_CLAIM_SQL = f"""
-SELECT id::text, subject, envelope::text, attempts, extract(epoch FROM created_at)::float8
-FROM {TABLE}
-WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
-ORDER BY next_attempt_at
-LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED
-"""  # noqa: S608 - table name from the model, values are parameters
 
 
 def claim_due_events(*, limit: int, event_id: uuid.UUID | str | None = None) -> list[ClaimedEvent]:
@@ -216,9 +215,11 @@ def relay_pending_events(
     ]
     for helper in helpers:
         helper.start()
-    _drain(size, max_batches, reports[0])
-    for helper in helpers:
-        helper.join()
+    try:
+        _drain(size, max_batches, reports[0])
+    finally:
+        for helper in helpers:
+            helper.join()
     report = RelayReport()
     for part in reports:
         report.published += part.published
@@ -236,7 +237,7 @@ def _drain_in_thread(size: int, max_batches: int | None, report: RelayReport) ->
     try:
         _drain(size, max_batches, report)
     except Exception:
-        logger.exception("Relay thread failed; its rows become due again after the claim lease.")
+        logger.exception("Relay thread failed; its batch rolled back and stays pending.")
     finally:
         connection.close()
 
@@ -253,9 +254,12 @@ def _relaxed_commit() -> None:
 
 def _drain(size: int, max_batches: int | None, report: RelayReport) -> None:
     """One drain loop: claim, publish and record a batch per transaction until nothing is due."""
+    # Only a transaction of our own may relax its commit; never a caller's enclosing one.
+    own_transaction = not connection.in_atomic_block
     while max_batches is None or report.batches < max_batches:
         with transaction.atomic():
-            _relaxed_commit()
+            if own_transaction:
+                _relaxed_commit()
             batch = claim_due_events(limit=size)
             if not batch:
                 return
