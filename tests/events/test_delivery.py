@@ -266,3 +266,16 @@ def test_two_relays_draining_one_backlog_publish_every_row_exactly_once(jetstrea
     assert OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED).count() == 1200
     assert OutboxEvent.objects.values("stream_seq").distinct().count() == 1200
     reset_publisher()
+
+
+def test_while_nats_is_down_the_relay_stops_after_one_failed_batch(
+    jetstream: Any, closed_nats_url: str, settings: Any
+) -> None:
+    for number in range(3):
+        register(f"repo-{number}")
+    settings.NATS_URL = closed_nats_url
+
+    report = relay_pending_events(batch_size=1, threads=1)
+
+    assert (report.retried, report.batches) == (1, 1)
+    assert sorted(OutboxEvent.objects.values_list("attempts", flat=True)) == [0, 0, 1]
