@@ -1,1 +1,99 @@
-"""Admin for the outbox (read-only audit of recorded events)."""
+"""Admin for the outbox: a read-only audit of recorded events, with requeue and publish-now actions."""
+
+import json
+import uuid
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from events.models import OutboxEvent
+from events.services import OutboxStateError, outbox_event_publish_now, outbox_event_requeue
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """Events can be read, requeued and published now, but never added, edited or deleted here."""
+
+    list_display = (
+        "id",
+        "subject",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "published_at",
+        "stream_seq",
+    )
+    list_filter = ("status", "subject")
+    search_fields = ("subject",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    fields = (
+        "id",
+        "subject",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "published_at",
+        "stream_seq",
+        "last_error",
+        "envelope_pretty",
+    )
+    readonly_fields = fields
+    actions = ("requeue", "publish_now")
+
+    @admin.display(description="envelope")
+    def envelope_pretty(self, event: OutboxEvent) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(event.envelope, indent=2, ensure_ascii=False))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[OutboxEvent], search_term: str
+    ) -> tuple[QuerySet[OutboxEvent], bool]:
+        """Search by subject text, or by exact event id when the term is a UUID."""
+        try:
+            event_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(id=event_id), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_requeue_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.requeue_outboxevent")
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.publish_outboxevent")
+
+    @admin.action(description="Requeue selected failed/skipped events", permissions=["requeue"])
+    def requeue(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        self._apply(request, queryset, outbox_event_requeue, "requeued")
+
+    @admin.action(description="Publish selected pending events now", permissions=["publish"])
+    def publish_now(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        self._apply(request, queryset, outbox_event_publish_now, "handed to the publisher")
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[OutboxEvent], service: Any, done: str) -> None:
+        succeeded, refused = 0, []
+        for event in queryset:
+            try:
+                service(event=event)
+            except OutboxStateError as exc:
+                refused.append(f"{event.id}: {exc}")
+            else:
+                succeeded += 1
+        if succeeded:
+            self.message_user(request, f"{succeeded} event(s) {done}.", messages.SUCCESS)
+        for message in refused[:10]:
+            self.message_user(request, message, messages.WARNING)

@@ -1,11 +1,12 @@
 """Recording events into the outbox, and handing them to the publisher after commit."""
 
 import datetime as dt
-import functools
 import logging
+import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,16 +23,7 @@ def record(subject: str, attributes: dict[str, Any], *, occurred_at: dt.datetime
     The attributes must be exactly the subject's registered ones. A rollback discards the row,
     so no event leaks; once committed the row stays `pending` until JetStream acknowledges it.
     """
-    registration = REGISTRY.get(subject)
-    if registration is None:
-        raise EnvelopeError(f"Unknown event subject {subject!r}.")
-    given = set(attributes)
-    if given != registration.attribute_names:
-        missing = sorted(registration.attribute_names - given)
-        extra = sorted(given - registration.attribute_names)
-        raise EnvelopeError(
-            f"Attributes of {subject} differ from its registration: missing {missing}, unexpected {extra}."
-        )
+    _check_attributes(subject, attributes)
     event_id = uuid.uuid4()
     envelope = build_envelope(
         subject=subject, attributes=attributes, occurred_at=occurred_at or timezone.now(), event_id=event_id
@@ -41,23 +33,45 @@ def record(subject: str, attributes: dict[str, Any], *, occurred_at: dt.datetime
     return event
 
 
+# After a failed enqueue, skip the broker for a while: the relay delivers those rows, and a hung
+# broker then costs one request its socket timeout per window instead of every request.
+_broker_down_until = 0.0
+
+
 def enqueue_publish(event_id: uuid.UUID) -> None:
     """Hand a committed event to the Celery publish task; a broker failure is logged, the relay retries."""
-    try:
-        from events.tasks import publish_outbox_event
+    from events.tasks import publish_outbox_event
 
-        publish_outbox_event.delay(str(event_id))
+    _enqueue(publish_outbox_event, str(event_id), what=f"event {event_id}")
+
+
+def enqueue_relay() -> None:
+    """Ask a worker to drain due pending events now (after a bulk `record_many`)."""
+    from events.tasks import relay_pending_events
+
+    _enqueue(relay_pending_events, what="a relay run")
+
+
+def _enqueue(task: Any, *args: str, what: str) -> None:
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.info("Broker recently unreachable; %s is left to the relay.", what)
+        return
+    try:
+        task.delay(*args)
     except Exception:
-        logger.warning("Could not enqueue publish of event %s; the relay will deliver it.", event_id, exc_info=True)
+        _broker_down_until = time.monotonic() + settings.EVENTS_ENQUEUE_BACKOFF_S
+        logger.warning("Could not enqueue %s; the relay will deliver it.", what, exc_info=True)
 
 
 def record_many(
     subject: str, attributes_list: list[dict[str, Any]], *, occurred_at: dt.datetime | None = None
 ) -> list[OutboxEvent]:
-    """`record` for many events of one subject at once: one INSERT, each event published after commit.
+    """`record` for many events of one subject at once: one INSERT, one relay run after commit.
 
     Same guarantees as `record` (the rows live and die with the caller's transaction); used by
-    bulk maintenance such as `cleanup_stale_tasks`, where a row-by-row INSERT dominated the run.
+    bulk maintenance such as `cleanup_stale_tasks`, where a row-by-row INSERT dominated the run
+    and one publish task per event would flood the broker.
     """
     now = timezone.now()
     rows = []
@@ -69,8 +83,8 @@ def record_many(
         )
         rows.append(OutboxEvent(id=event_id, subject=subject, envelope=envelope, next_attempt_at=now))
     OutboxEvent.objects.bulk_create(rows)
-    for row in rows:
-        transaction.on_commit(functools.partial(enqueue_publish, row.id), robust=True)
+    if rows:
+        transaction.on_commit(enqueue_relay, robust=True)
     return rows
 
 
@@ -85,3 +99,9 @@ def _check_attributes(subject: str, attributes: dict[str, Any]) -> None:
         raise EnvelopeError(
             f"Attributes of {subject} differ from its registration: missing {missing}, unexpected {extra}."
         )
+
+
+def reset_enqueue_backoff() -> None:
+    """Forget a recent broker failure (used after fork and by tests)."""
+    global _broker_down_until
+    _broker_down_until = 0.0

@@ -109,3 +109,37 @@ REGISTRY: dict[str, Subject] = {
     subject.name: subject
     for subject in (REPO_REGISTERED, WORKSTREAM_COMPLETED, DECISION_RESOLVED, DOMAIN_GOAL_ACTIVATED, TASK_STALE)
 }
+
+
+def render_subjects_doc() -> str:
+    """The Markdown of `docs/nats-event-subjects.md`, generated from this registry."""
+    lines = [
+        "# NATS event subjects (v" + ENVELOPE_VERSION + ")",
+        "",
+        "<!-- Generated from events/subjects.py by `manage.py event_subjects_doc`; do not edit by hand. -->",
+        "",
+        "The State Hub publishes one message per lifecycle transition to the JetStream stream",
+        "`ACTIVITY_EVENTS` (setting `NATS_STREAM`; subjects " + ", ".join(f"`{s}`" for s in STREAM_SUBJECTS) + ").",
+        "Every message body is this JSON envelope, with exactly these keys:",
+        "",
+        "```json",
+        '{"id": "<uuid4>", "type": "<subject>", "version": "' + ENVELOPE_VERSION + '",',
+        ' "timestamp": "2026-11-26T21:40:07.123Z", "publisher": "' + PUBLISHER + '", "attributes": {...}}',
+        "```",
+        "",
+        "- `id` is fixed when the event is recorded and is also the `Nats-Msg-Id` header, so JetStream",
+        "  drops a re-publish inside its duplicate window; consumers dedupe by `id` too.",
+        "- `type` equals the NATS subject. `timestamp` is the moment of the state change (UTC, `Z`, milliseconds).",
+        "- Attributes for absent relations are `null`. Times inside attributes use the same format as `timestamp`.",
+        "- No ordering is guaranteed across events; consumers re-read state when order matters.",
+        "- Attributes may be added within version 1.x; none is renamed or removed.",
+        "",
+        "| subject | when | recorded by |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{s.name}` | {s.when} | {s.recorded_by} |" for s in REGISTRY.values()]
+    for subject in REGISTRY.values():
+        lines += ["", f"## `{subject.name}`", "", f"When: {subject.when}", "", f"Recorded by: {subject.recorded_by}."]
+        lines += ["", "| attribute | meaning |", "|---|---|"]
+        lines += [f"| `{name}` | {meaning} |" for name, meaning in subject.attributes]
+    return "\n".join(lines) + "\n"

@@ -145,13 +145,22 @@ SPECTACULAR_SETTINGS = {
 NATS_URL = env("NATS_URL", default="")
 NATS_STREAM = env("NATS_STREAM", default="ACTIVITY_EVENTS")
 NATS_PUBLISH_TIMEOUT_S = env.float("NATS_PUBLISH_TIMEOUT_S", default=5.0)
-NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=2.0)
+NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=1.0)
+# After a failed connect, publishes fail fast (rows stay pending) for this long before trying again.
+NATS_DOWN_BACKOFF_S = env.float("NATS_DOWN_BACKOFF_S", default=5.0)
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 EVENTS_RELAY_INTERVAL_S = env.float("EVENTS_RELAY_INTERVAL_S", default=30.0)
 EVENTS_RELAY_BATCH_SIZE = env.int("EVENTS_RELAY_BATCH_SIZE", default=500)
+# Drain loops the relay runs side by side (threads, each with its own database connection).
+EVENTS_RELAY_THREADS = env.int("EVENTS_RELAY_THREADS", default=2)
 EVENTS_BACKOFF_BASE_S = env.float("EVENTS_BACKOFF_BASE_S", default=2.0)
 EVENTS_BACKOFF_CAP_S = env.float("EVENTS_BACKOFF_CAP_S", default=600.0)
+# PubAck wait when publishing in-process right after a request's commit (no broker configured).
+EVENTS_INLINE_PUBLISH_TIMEOUT_S = env.float("EVENTS_INLINE_PUBLISH_TIMEOUT_S", default=1.0)
+# After the broker refused or timed out an enqueue, leave new events to the relay for this long.
+EVENTS_ENQUEUE_BACKOFF_S = env.float("EVENTS_ENQUEUE_BACKOFF_S", default=10.0)
+EVENTS_PRUNE_BATCH_SIZE = env.int("EVENTS_PRUNE_BATCH_SIZE", default=5000)
 
 # --- Celery ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
@@ -164,8 +173,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 0,
-    "socket_connect_timeout": 1,
-    "socket_timeout": 2,
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 1.0,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

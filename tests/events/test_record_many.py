@@ -45,9 +45,12 @@ def test_rows_roll_back_with_the_transaction():
     assert not OutboxEvent.objects.exists()
 
 
-def test_each_row_is_handed_to_the_publisher_after_commit(django_capture_on_commit_callbacks, monkeypatch):
-    published: list[object] = []
-    monkeypatch.setattr("events.outbox.enqueue_publish", published.append)
-    with django_capture_on_commit_callbacks(execute=True):
-        rows = events.record_many("org.statehub.task.stale", [ATTRIBUTES, ATTRIBUTES])
-    assert published == [row.id for row in rows]
+def test_after_commit_one_relay_run_publishes_every_row(django_capture_on_commit_callbacks, jetstream):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        rows = events.record_many("org.statehub.task.stale", [ATTRIBUTES, {**ATTRIBUTES, "task_key": "X-2"}])
+
+    assert len(callbacks) == 1
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"published"}
+    assert sorted(message.headers["Nats-Msg-Id"] for message in jetstream.messages()) == sorted(
+        str(row.id) for row in rows
+    )

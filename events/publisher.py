@@ -1,0 +1,444 @@
+"""The low-level JetStream publisher: one long-lived NATS connection and event loop per process.
+
+The loop runs in a daemon thread; callers in ordinary (sync) Django code hand it batches with
+`asyncio.run_coroutine_threadsafe`. Every message carries `Nats-Msg-Id` = envelope id, so a
+re-publish inside JetStream's duplicate window is dropped by the server. Publishes are pipelined:
+a batch is written out at once and its PubAcks are awaited together.
+
+Outcomes are classified, never raised: a timeout or a lost connection is "retry" (same id), a
+payload over the server's limit or a subject no stream covers (after ensuring the stream) is
+"permanent". After a failed connect, publishes fail fast for `NATS_DOWN_BACKOFF_S`, so a request
+that publishes in-process after commit is not slowed by a dead server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from django.conf import settings
+
+from events.envelope import encode_envelope
+from events.subjects import STREAM_SUBJECTS
+
+logger = logging.getLogger(__name__)
+
+# JetStream API error codes that retrying cannot fix.
+STREAM_NAME_IN_USE = 10058
+MESSAGE_EXCEEDS_MAXIMUM = 10054
+PERMANENT_ERROR_CODES = frozenset({MESSAGE_EXCEEDS_MAXIMUM})
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to publish: subject, encoded envelope, and the envelope id used as `Nats-Msg-Id`."""
+
+    subject: str
+    payload: bytes
+    msg_id: str
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What happened to one publish; truthy when JetStream acknowledged it (a duplicate counts)."""
+
+    ok: bool
+    stream_seq: int | None = None
+    duplicate: bool = False
+    skipped: bool = False
+    permanent: bool = False
+    timed_out: bool = False
+    error: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def outcome(self) -> str:
+        """`published`, `skipped`, `retry` or `permanent`."""
+        if self.ok:
+            return "published"
+        if self.skipped:
+            return "skipped"
+        return "permanent" if self.permanent else "retry"
+
+
+SKIPPED = PublishResult(ok=False, skipped=True, error="NATS_URL is not set; event not published.")
+# Marker for "no responders": no stream listens on the subject (yet).
+_NO_STREAM = PublishResult(ok=False, error="No stream covers the subject.")
+
+
+def _retry(error: str) -> PublishResult:
+    return PublishResult(ok=False, error=error)
+
+
+def _permanent(error: str) -> PublishResult:
+    return PublishResult(ok=False, permanent=True, error=error)
+
+
+@dataclass(frozen=True)
+class _Config:
+    url: str
+    stream: str
+    publish_timeout: float
+    connect_timeout: float
+    down_backoff: float
+
+
+class _Unavailable(Exception):
+    """NATS cannot be reached right now (connect failed, or still inside the back-off window)."""
+
+
+class _Connection:
+    """A NATS client plus one wildcard reply subscription that resolves many PubAcks in flight."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.nc: Any = None
+        self.prefix = ""
+        self.pending: dict[str, asyncio.Future[PublishResult]] = {}
+        self._tokens = itertools.count()
+
+    async def open(self, connect_timeout: float) -> None:
+        # No automatic reconnect: while the server is away a publish must fail fast, not queue up.
+        # The publisher opens a fresh connection on the next call instead.
+        self.nc = await asyncio.wait_for(
+            nats.connect(
+                self.url,
+                name="state-hub",
+                allow_reconnect=False,
+                # One quick try per connect: nats-py loops over its server pool until this is exceeded.
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0,
+                connect_timeout=max(1, round(connect_timeout)),
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected,
+                closed_cb=self._on_disconnected,
+            ),
+            timeout=connect_timeout + 0.5,
+        )
+        self.prefix = self.nc.new_inbox() + "."
+        await self.nc.subscribe(self.prefix + "*", cb=self._on_reply)
+
+    @property
+    def usable(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def close(self) -> None:
+        self._fail_pending("The NATS connection was closed.")
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.close(), timeout=2)
+            except Exception:
+                logger.debug("Error while closing the NATS connection", exc_info=True)
+
+    async def _on_error(self, error: Exception) -> None:
+        logger.warning("NATS connection error: %s", error)
+
+    async def _on_disconnected(self) -> None:
+        self._fail_pending("The NATS connection was lost before the PubAck.")
+
+    def _fail_pending(self, reason: str) -> None:
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_result(_retry(reason))
+
+    async def _on_reply(self, msg: Any) -> None:
+        future = self.pending.pop(msg.subject[len(self.prefix) :], None)
+        if future is None or future.done():
+            return
+        if msg.headers and msg.headers.get("Status") == "503":
+            future.set_result(_NO_STREAM)
+            return
+        try:
+            response = json.loads(msg.data)
+        except ValueError:
+            future.set_result(_retry("Unreadable PubAck."))
+            return
+        error = response.get("error")
+        if error:
+            code = error.get("err_code")
+            text = f"JetStream error {code}: {error.get('description', '')}"
+            future.set_result(_permanent(text) if code in PERMANENT_ERROR_CODES else _retry(text))
+            return
+        future.set_result(
+            PublishResult(ok=True, stream_seq=response.get("seq"), duplicate=bool(response.get("duplicate")))
+        )
+
+    async def publish_all(self, messages: Sequence[OutgoingMessage], timeout: float) -> list[PublishResult]:
+        """Write every message out, then await all PubAcks together (bounded by `timeout`)."""
+        loop = asyncio.get_running_loop()
+        results: list[PublishResult | None] = [None] * len(messages)
+        waiting: list[tuple[int, str, asyncio.Future[PublishResult]]] = []
+        for index, message in enumerate(messages):
+            token = str(next(self._tokens))
+            future: asyncio.Future[PublishResult] = loop.create_future()
+            self.pending[token] = future
+            try:
+                await self.nc.publish(
+                    message.subject, message.payload, reply=self.prefix + token, headers={"Nats-Msg-Id": message.msg_id}
+                )
+            except nats.errors.MaxPayloadError as exc:
+                self.pending.pop(token, None)
+                results[index] = _permanent(
+                    f"Payload of {len(message.payload)} bytes is over the server's limit: {exc}"
+                )
+                continue
+            except Exception as exc:
+                self.pending.pop(token, None)
+                results[index] = _retry(f"Publish failed: {exc!r}")
+                continue
+            waiting.append((index, token, future))
+        if waiting:
+            await asyncio.wait([future for _, _, future in waiting], timeout=timeout)
+        for index, token, future in waiting:
+            if future.done():
+                results[index] = future.result()
+            else:
+                self.pending.pop(token, None)
+                future.cancel()
+                results[index] = PublishResult(
+                    ok=False,
+                    timed_out=True,
+                    error=f"No PubAck within {timeout:g} s (outcome unknown; retried with the same id).",
+                )
+        return [result if result is not None else _retry("Not published.") for result in results]
+
+    async def stream_missing(self, stream: str, timeout: float) -> bool:
+        """True only when the server says the stream does not exist (any other answer: False)."""
+        try:
+            await self.nc.jetstream(timeout=timeout).stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            return True
+        except Exception:
+            return False
+        return False
+
+    async def ensure_stream(self, stream: str, timeout: float) -> None:
+        """Create the stream with subjects `org.>`; a stream that already exists counts as success."""
+        js = self.nc.jetstream(timeout=timeout)
+        try:
+            await js.add_stream(name=stream, subjects=list(STREAM_SUBJECTS))
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != STREAM_NAME_IN_USE:
+                raise
+            logger.info("Stream %s already exists (created concurrently).", stream)
+            return
+        logger.info("Ensured JetStream stream %s (subjects %s).", stream, ", ".join(STREAM_SUBJECTS))
+
+
+class _Publisher:
+    """Owns the background event loop and the connection; one per process."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._connection: _Connection | None = None
+        self._connect_lock: asyncio.Lock | None = None
+        self._down_url = ""
+        self._down_until = 0.0
+        self._down_reason = ""
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="statehub-nats-publisher", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def submit(self, messages: Sequence[OutgoingMessage], config: _Config) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(self._publish(messages, config), self.loop())
+
+    async def _publish(self, messages: Sequence[OutgoingMessage], config: _Config) -> list[PublishResult]:
+        try:
+            connection = await self._connect(config)
+        except _Unavailable as exc:
+            return [_retry(str(exc))] * len(messages)
+        results = await connection.publish_all(messages, config.publish_timeout)
+        missing = [index for index, result in enumerate(results) if result is _NO_STREAM]
+        timed_out = [index for index, result in enumerate(results) if result.timed_out]
+        if timed_out and await connection.stream_missing(config.stream, config.publish_timeout):
+            # A plain subscriber on the subject (e.g. `tail_events`) answers instead of the missing
+            # stream, so there is no "no responders" reply, only silence.
+            missing = sorted(missing + timed_out)
+        if not missing:
+            return results
+        try:
+            await connection.ensure_stream(config.stream, config.publish_timeout)
+        except Exception as exc:
+            for index in missing:
+                results[index] = _retry(f"No stream covers the subject and creating {config.stream} failed: {exc}")
+            return results
+        again = await connection.publish_all([messages[index] for index in missing], config.publish_timeout)
+        for index, result in zip(missing, again, strict=True):
+            results[index] = (
+                _permanent(f"No stream covers {messages[index].subject} even after ensuring {config.stream}.")
+                if result is _NO_STREAM
+                else result
+            )
+        return results
+
+    async def _connect(self, config: _Config) -> _Connection:
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        async with self._connect_lock:
+            connection = self._connection
+            if connection is not None and connection.url == config.url and connection.usable:
+                return connection
+            if connection is not None:
+                self._connection = None
+                await connection.close()
+            if config.url == self._down_url and time.monotonic() < self._down_until:
+                raise _Unavailable(self._down_reason)
+            connection = _Connection(config.url)
+            try:
+                await connection.open(config.connect_timeout)
+            except Exception as exc:
+                self._down_url = config.url
+                self._down_until = time.monotonic() + config.down_backoff
+                self._down_reason = f"NATS at {config.url} is unreachable ({exc!r}); retried later."
+                logger.warning("%s", self._down_reason)
+                await connection.close()
+                raise _Unavailable(self._down_reason) from exc
+            self._down_until = 0.0
+            self._connection = connection
+            try:
+                await connection.ensure_stream(config.stream, config.publish_timeout)
+            except Exception as exc:
+                # Publishing reports the real problem; the stream is ensured again when it is missing.
+                logger.warning("Could not ensure stream %s on connect: %s", config.stream, exc)
+            return connection
+
+    def shutdown(self) -> None:
+        """Close the connection and stop the loop thread (same process only)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        connection = self._connection
+        if connection is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(connection.close(), loop).result(timeout=3)
+            except Exception:
+                logger.debug("Error while closing the publisher connection", exc_info=True)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=3)
+
+
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _get_publisher() -> _Publisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or _publisher.pid != os.getpid():
+            _publisher = _Publisher()
+        return _publisher
+
+
+def reset_publisher() -> None:
+    """Forget this process's connection and loop; called in each forked worker and by tests.
+
+    After a fork the loop thread does not exist in the child, so the inherited object is only
+    dropped; in the same process the connection is closed and the thread stopped.
+    """
+    global _publisher
+    with _publisher_lock:
+        old, _publisher = _publisher, None
+    if old is not None and old.pid == os.getpid():
+        old.shutdown()
+
+
+def _config(timeout: float | None) -> _Config:
+    return _Config(
+        url=settings.NATS_URL,
+        stream=settings.NATS_STREAM,
+        publish_timeout=timeout if timeout is not None else settings.NATS_PUBLISH_TIMEOUT_S,
+        connect_timeout=settings.NATS_CONNECT_TIMEOUT_S,
+        down_backoff=settings.NATS_DOWN_BACKOFF_S,
+    )
+
+
+class PendingPublish:
+    """A batch handed to the publisher loop; `results()` waits for it and never raises."""
+
+    def __init__(self, future: concurrent.futures.Future[Any] | None, size: int, wait_limit: float) -> None:
+        self._future = future
+        self._size = size
+        self._wait_limit = wait_limit
+
+    def results(self) -> list[PublishResult]:
+        if self._future is None:
+            return [SKIPPED] * self._size
+        try:
+            results: list[PublishResult] = self._future.result(timeout=self._wait_limit)
+        except concurrent.futures.TimeoutError:
+            self._future.cancel()
+            return [_retry("The publisher did not answer in time (outcome unknown).")] * self._size
+        except Exception as exc:
+            logger.exception("Publisher failure")
+            return [_retry(f"Publisher failure: {exc!r}")] * self._size
+        return results
+
+
+def submit_messages(messages: Sequence[OutgoingMessage], *, timeout: float | None = None) -> PendingPublish:
+    """Start publishing a batch pipelined on the process's connection; collect with `.results()`."""
+    if not settings.NATS_URL:
+        return PendingPublish(None, len(messages), 0)
+    config = _config(timeout)
+    # Connect, publish, maybe create the stream and publish again: bound the whole round.
+    wait_limit = config.connect_timeout + 3 * config.publish_timeout + 2
+    try:
+        future = _get_publisher().submit(messages, config)
+    except Exception as exc:
+        logger.exception("Could not hand events to the publisher")
+        failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        failed.set_exception(exc)
+        return PendingPublish(failed, len(messages), 0)
+    return PendingPublish(future, len(messages), wait_limit)
+
+
+def publish_messages(messages: Sequence[OutgoingMessage], *, timeout: float | None = None) -> list[PublishResult]:
+    """Publish a batch pipelined and wait for every outcome (never raises)."""
+    return submit_messages(messages, timeout=timeout).results()
+
+
+def message_for(envelope: dict[str, Any]) -> OutgoingMessage:
+    """The wire message for an envelope: its type is the subject, its id the `Nats-Msg-Id`."""
+    return OutgoingMessage(subject=envelope["type"], payload=encode_envelope(envelope), msg_id=str(envelope["id"]))
+
+
+def publish_event(subject: str, envelope: dict[str, Any], *, timeout: float | None = None) -> PublishResult:
+    """Publish one envelope to JetStream and wait for its PubAck; failures are logged and returned, never raised.
+
+    With `NATS_URL` unset this is a logged no-op (the result says `skipped`).
+    """
+    if not settings.NATS_URL:
+        logger.info("NATS_URL is not set; event %s (%s) not published.", envelope.get("id"), subject)
+        return SKIPPED
+    try:
+        message = OutgoingMessage(subject=subject, payload=encode_envelope(envelope), msg_id=str(envelope["id"]))
+        [result] = publish_messages([message], timeout=timeout)
+    except Exception as exc:
+        logger.exception("Publishing event %s failed", envelope.get("id"))
+        return _retry(f"Publish failed: {exc!r}")
+    if not result.ok:
+        logger.warning("Event %s (%s) not published: %s", envelope.get("id"), subject, result.error)
+    return result

@@ -1,0 +1,271 @@
+"""The outbox relay: claim due `pending` rows, publish them pipelined, record each outcome in bulk.
+
+A batch is one transaction: `SELECT … FOR UPDATE SKIP LOCKED` locks up to N due rows, the batch
+is published pipelined (bounded by the publish timeout), and the outcomes are written before
+commit. Concurrent relays, publish tasks and drain threads therefore never take the same row, and
+a row is written once per attempt. A relay that dies mid-batch rolls back: its rows stay `pending`
+and due, and re-publishing them is harmless because JetStream drops a repeated `Nats-Msg-Id`
+inside its duplicate window.
+
+The statements are raw SQL on purpose: per-row ORM work would dominate the cost of
+draining a large backlog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events import metrics
+from events.models import OutboxEvent
+from events.publisher import OutgoingMessage, PublishResult, submit_messages
+
+logger = logging.getLogger(__name__)
+
+TABLE = OutboxEvent._meta.db_table
+
+_CLAIM_SQL = f"""
+SELECT id::text, subject, envelope::text, attempts, extract(epoch FROM created_at)::float8
+FROM {TABLE}
+WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
+ORDER BY next_attempt_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""  # noqa: S608 - table name from the model, values are parameters
+
+_MARK_SQL = f"""
+UPDATE {TABLE} AS o SET
+    status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+    published_at = v.published_at, stream_seq = v.stream_seq, last_error = v.last_error
+FROM unnest(
+    %s::uuid[], %s::text[], %s::integer[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::text[]
+) AS v(id, status, attempts, next_attempt_at, published_at, stream_seq, last_error)
+WHERE o.id = v.id AND o.status = 'pending'
+"""  # noqa: S608 - table name from the model, values are parameters
+
+
+# The common case, every row acknowledged, passes ids and sequences as two plain strings: far
+# cheaper to send than typed arrays, which matters when draining a large backlog.
+_MARK_PUBLISHED_SQL = f"""
+UPDATE {TABLE} AS o SET
+    status = 'published', next_attempt_at = NULL, published_at = %s, stream_seq = v.stream_seq, last_error = ''
+FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::bigint[]) AS v(id, stream_seq)
+WHERE o.id = v.id AND o.status = 'pending'
+"""  # noqa: S608 - table name from the model, values are parameters
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """A pending row locked by this transaction for one publish attempt, with its wire payload."""
+
+    id: str
+    subject: str
+    payload: bytes
+    attempts: int
+    created_epoch: float
+
+    def message(self) -> OutgoingMessage:
+        return OutgoingMessage(subject=self.subject, payload=self.payload, msg_id=self.id)
+
+
+@dataclass
+class RelayReport:
+    """How many claimed rows ended in each outcome during one relay run."""
+
+    published: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def claimed(self) -> int:
+        return self.published + self.skipped + self.retried + self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claimed": self.claimed,
+            "published": self.published,
+            "skipped": self.skipped,
+            "retried": self.retried,
+            "failed": self.failed,
+            "batches": self.batches,
+        }
+
+
+def backoff_delay(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failures: exponential, capped, with jitter."""
+    ceiling = min(settings.EVENTS_BACKOFF_CAP_S, settings.EVENTS_BACKOFF_BASE_S * 2 ** max(attempts - 1, 0))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
+
+
+def claim_due_events(*, limit: int, event_id: uuid.UUID | str | None = None) -> list[ClaimedEvent]:
+    """Lock up to `limit` due pending rows (or just `event_id`, if due), skipping rows others hold.
+
+    Must run inside the transaction that records the outcomes: the locks are the claim. The
+    envelope is sent as PostgreSQL renders the stored JSON (same document, no re-encoding).
+    """
+    params: dict[str, Any] = {"now": timezone.now(), "limit": limit}
+    only = ""
+    if event_id is not None:
+        only = "AND id = %(event_id)s"
+        params["event_id"] = uuid.UUID(str(event_id))
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL.format(only=only), params)
+        rows = cursor.fetchall()
+    return [
+        ClaimedEvent(id=row_id, subject=subject, payload=envelope.encode(), attempts=attempts, created_epoch=created)
+        for row_id, subject, envelope, attempts, created in rows
+    ]
+
+
+def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishResult], report: RelayReport) -> None:
+    """Write each claimed row's outcome in one statement: published, skipped, retry later, or failed."""
+    if not events:
+        return
+    now = timezone.now()
+    now_epoch = now.timestamp()
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+    published_ids: list[str] = []
+    published_seqs: list[str] = []
+    latencies: list[float] = []
+    max_attempts = settings.EVENTS_MAX_ATTEMPTS
+    for event, result in zip(events, results, strict=True):
+        attempts, next_attempt_at, published_at, stream_seq = event.attempts, None, None, None
+        if result.ok:
+            published_ids.append(event.id)
+            published_seqs.append(str(result.stream_seq or 0))
+            report.published += 1
+            latencies.append(now_epoch - event.created_epoch)
+            continue
+        if result.skipped:
+            status, error = OutboxEvent.Status.SKIPPED, result.error
+            report.skipped += 1
+        else:
+            attempts += 1
+            error = result.error[:2000]
+            if result.permanent or attempts >= max_attempts:
+                status = OutboxEvent.Status.FAILED
+                report.failed += 1
+                logger.error("Event %s failed after %d attempt(s): %s", event.id, attempts, error)
+            else:
+                status = OutboxEvent.Status.PENDING
+                next_attempt_at = now + dt.timedelta(seconds=backoff_delay(attempts))
+                report.retried += 1
+            if error not in report.errors:
+                report.errors.append(error)
+        for column, value in zip(
+            columns,
+            (event.id, str(status), attempts, next_attempt_at, published_at, stream_seq, error),
+            strict=True,
+        ):
+            column.append(value)
+    with connection.cursor() as cursor:
+        if published_ids:
+            cursor.execute(_MARK_PUBLISHED_SQL, [now, ",".join(published_ids), ",".join(published_seqs)])
+        if columns[0]:
+            cursor.execute(_MARK_SQL, list(columns))
+    metrics.observe_latencies(latencies)
+    for outcome in ("published", "skipped", "retry", "permanent"):
+        metrics.count_outcome(outcome, sum(1 for result in results if result.outcome == outcome))
+
+
+def publish_claimed(events: list[ClaimedEvent], *, timeout: float | None = None) -> RelayReport:
+    """Publish locked rows pipelined and record the outcomes (in the claiming transaction)."""
+    report = RelayReport()
+    if events:
+        results = submit_messages([event.message() for event in events], timeout=timeout).results()
+        record_outcomes(events, results, report)
+        report.batches = 1
+    return report
+
+
+def publish_event_now(event_id: uuid.UUID | str, *, timeout: float | None = None) -> RelayReport:
+    """Claim one row if it is pending, due and not held by a relay; publish it and record the outcome."""
+    with transaction.atomic():
+        return publish_claimed(claim_due_events(limit=1, event_id=event_id), timeout=timeout)
+
+
+def relay_pending_events(
+    *, batch_size: int | None = None, max_batches: int | None = None, threads: int | None = None
+) -> RelayReport:
+    """Drain due pending rows batch by batch until none is left (or NATS is unreachable).
+
+    `threads` (default `EVENTS_RELAY_THREADS`) drains run side by side, this thread being one of
+    them; each has its own database connection, and SKIP LOCKED claims keep them apart, so the
+    database round trips of one overlap the others' work.
+    """
+    count = max(1, threads if threads is not None else settings.EVENTS_RELAY_THREADS)
+    size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
+    reports = [RelayReport() for _ in range(count)]
+    helpers = [
+        threading.Thread(target=_drain_in_thread, args=(size, max_batches, report), name=f"relay-{number}")
+        for number, report in enumerate(reports[1:], start=1)
+    ]
+    for helper in helpers:
+        helper.start()
+    try:
+        _drain(size, max_batches, reports[0])
+    finally:
+        for helper in helpers:
+            helper.join()
+    report = RelayReport()
+    for part in reports:
+        report.published += part.published
+        report.skipped += part.skipped
+        report.retried += part.retried
+        report.failed += part.failed
+        report.batches += part.batches
+        report.errors += [error for error in part.errors if error not in report.errors]
+    if report.claimed:
+        logger.info("Relay: %s", report.as_dict())
+    return report
+
+
+def _drain_in_thread(size: int, max_batches: int | None, report: RelayReport) -> None:
+    try:
+        _drain(size, max_batches, report)
+    except Exception:
+        logger.exception("Relay thread failed; its batch rolled back and stays pending.")
+    finally:
+        connection.close()
+
+
+def _relaxed_commit() -> None:
+    """Do not wait for the WAL flush when committing outcomes.
+
+    Losing a just-committed "published" mark in a database crash only means publishing the row
+    again, which JetStream's duplicate window and consumers' dedupe by id already absorb.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _drain(size: int, max_batches: int | None, report: RelayReport) -> None:
+    """One drain loop: claim, publish and record a batch per transaction until nothing is due."""
+    # Only a transaction of our own may relax its commit; never a caller's enclosing one.
+    own_transaction = not connection.in_atomic_block
+    while max_batches is None or report.batches < max_batches:
+        with transaction.atomic():
+            if own_transaction:
+                _relaxed_commit()
+            batch = claim_due_events(limit=size)
+            if not batch:
+                return
+            report.batches += 1
+            results = submit_messages([event.message() for event in batch]).results()
+            record_outcomes(batch, results, report)
+        # Every row of a batch coming back "retry" means NATS is away: leave the rest due for later.
+        if all(not result.ok and not result.permanent and not result.skipped for result in results):
+            return

@@ -1,0 +1,139 @@
+"""Fixtures for the event pipeline tests: a private JetStream per test and a way to read it back."""
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+import nats.js.errors
+import pytest
+
+from events.publisher import reset_publisher
+from statehub.devservers import free_port
+
+
+@dataclass
+class StoredMessage:
+    subject: str
+    seq: int
+    headers: dict[str, str]
+    envelope: dict[str, Any]
+
+
+class JetStreamProbe:
+    """Reads and resets the test stream on the private nats-server (each call opens its own connection)."""
+
+    def __init__(self, url: str, stream: str) -> None:
+        self.url = url
+        self.stream = stream
+
+    def _run(self, operation: Any) -> Any:
+        async def main() -> Any:
+            nc = await nats.connect(self.url, connect_timeout=2, allow_reconnect=False)
+            try:
+                return await operation(nc.jetstream())
+            finally:
+                await nc.close()
+
+        return asyncio.run(main())
+
+    def delete_stream(self) -> None:
+        async def delete(js: Any) -> None:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_stream(self.stream)
+
+        self._run(delete)
+
+    def info(self) -> Any:
+        async def info(js: Any) -> Any:
+            try:
+                return await js.stream_info(self.stream)
+            except nats.js.errors.NotFoundError:
+                return None
+
+        return self._run(info)
+
+    def count(self) -> int:
+        info = self.info()
+        return 0 if info is None else int(info.state.messages)
+
+    def messages(self) -> list[StoredMessage]:
+        async def read(js: Any) -> list[StoredMessage]:
+            try:
+                info = await js.stream_info(self.stream)
+            except nats.js.errors.NotFoundError:
+                return []
+            found = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                raw = await js.get_msg(self.stream, seq)
+                found.append(
+                    StoredMessage(
+                        subject=raw.subject, seq=raw.seq, headers=dict(raw.headers or {}), envelope=json.loads(raw.data)
+                    )
+                )
+            return found
+
+        result: list[StoredMessage] = self._run(read)
+        return result
+
+
+@pytest.fixture
+def jetstream(nats_server_url: str, settings: Any) -> Iterator[JetStreamProbe]:
+    """Point the hub at the private nats-server with an empty stream, and a fresh publisher."""
+    if os.environ.get("NATS_URL"):
+        pytest.skip("These tests delete the test stream; they run only on the private nats-server (unset NATS_URL).")
+    settings.NATS_URL = nats_server_url
+    probe = JetStreamProbe(nats_server_url, settings.NATS_STREAM)
+    probe.delete_stream()
+    reset_publisher()
+    yield probe
+    reset_publisher()
+
+
+@pytest.fixture
+def nats_unset(settings: Any) -> Iterator[None]:
+    """No NATS configured: publishing is a logged no-op."""
+    settings.NATS_URL = ""
+    reset_publisher()
+    yield
+    reset_publisher()
+
+
+@pytest.fixture
+def closed_nats_url() -> str:
+    """A NATS URL on a loopback port nobody listens on."""
+    return f"nats://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def broker_unreachable() -> Iterator[str]:
+    """Celery with a real (non-eager) broker URL on a closed port, as when Redis is down."""
+    from events.outbox import reset_enqueue_backoff
+    from statehub.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    app.conf.task_always_eager = False
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+    reset_enqueue_backoff()
+    yield url
+    app.conf.task_always_eager, app.conf.broker_url = saved
+    app._pool = None
+    app.amqp._producer_pool = None
+    reset_enqueue_backoff()
+
+
+@pytest.fixture
+def test_database_url(db: None) -> str:
+    """A DATABASE_URL for child processes that points at this session's test database."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    auth = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+    return f"postgres://{auth}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"

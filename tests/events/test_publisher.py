@@ -1,0 +1,131 @@
+"""The low-level publisher: PubAcks, dedupe, stream creation, fast failure while NATS is down."""
+
+import asyncio
+import threading
+import time
+import uuid
+from typing import Any
+
+import nats
+import pytest
+
+from events import publisher
+from events.publisher import OutgoingMessage, PublishResult, publish_event, publish_messages
+
+pytestmark = pytest.mark.nats
+
+
+def envelope(subject: str = "org.statehub.repo.registered") -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "type": subject, "version": "1.0", "attributes": {}}
+
+
+def test_publish_returns_the_stream_sequence_and_a_repeat_is_a_duplicate(jetstream: Any) -> None:
+    event = envelope()
+
+    first = publish_event(event["type"], event)
+    second = publish_event(event["type"], event)
+
+    assert first.ok and first.stream_seq == 1 and not first.duplicate
+    assert second.ok and second.duplicate and second.stream_seq == 1
+    [stored] = jetstream.messages()
+    assert stored.headers["Nats-Msg-Id"] == event["id"]
+
+
+def test_without_nats_url_publishing_is_a_skipped_no_op(nats_unset: None) -> None:
+    result = publish_event("org.statehub.repo.registered", envelope())
+
+    assert (result.ok, result.skipped, result.outcome) == (False, True, "skipped")
+
+
+def test_while_nats_is_down_publishes_fail_fast_as_retryable(closed_nats_url: str, settings: Any) -> None:
+    settings.NATS_URL = closed_nats_url
+    publisher.reset_publisher()
+    started = time.monotonic()
+    results = [publish_event("org.statehub.repo.registered", envelope()) for _ in range(5)]
+    elapsed = time.monotonic() - started
+    publisher.reset_publisher()
+
+    assert elapsed < 1.0
+    assert all(result.outcome == "retry" and "unreachable" in result.error for result in results)
+
+
+def test_a_batch_is_published_pipelined_with_distinct_sequences(jetstream: Any) -> None:
+    messages = [publisher.message_for(envelope()) for _ in range(1000)]
+
+    results = publish_messages(messages)
+
+    assert all(result.ok for result in results)
+    assert sorted(result.stream_seq or 0 for result in results) == list(range(1, 1001))
+    assert jetstream.count() == 1000
+
+
+def test_two_processes_creating_the_missing_stream_concurrently_both_succeed(jetstream: Any, settings: Any) -> None:
+    # Two independent publishers (own loop, own connection), as in two worker processes.
+    config = publisher._config(None)
+    creators = [publisher._Publisher(), publisher._Publisher()]
+    results: list[list[PublishResult]] = []
+    start_together = threading.Barrier(2)
+
+    def publish(creator: publisher._Publisher) -> None:
+        start_together.wait(5)
+        results.append(creator.submit([publisher.message_for(envelope())], config).result(15))
+
+    threads = [threading.Thread(target=publish, args=(creator,)) for creator in creators]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    for creator in creators:
+        creator.shutdown()
+
+    assert [result.ok for batch in results for result in batch] == [True, True]
+    assert jetstream.info().config.subjects == ["org.>"]
+    assert jetstream.count() == 2
+
+
+def test_an_existing_stream_with_other_settings_counts_as_ensured(jetstream: Any) -> None:
+    async def scenario() -> None:
+        nc = await nats.connect(jetstream.url)
+        await nc.jetstream().add_stream(name=jetstream.stream, subjects=["org.>"], max_msgs=1000)
+        connection = publisher._Connection(jetstream.url)
+        await connection.open(2)
+        await connection.ensure_stream(jetstream.stream, 2)  # must not raise
+        await connection.close()
+        await nc.close()
+
+    asyncio.run(scenario())
+    assert jetstream.info().config.max_msgs == 1000
+
+
+def test_a_stream_deleted_under_a_plain_subscriber_is_recreated(jetstream: Any) -> None:
+    assert publish_event("org.statehub.repo.registered", envelope()).ok
+    jetstream.delete_stream()
+    listening = threading.Event()
+    done = threading.Event()
+
+    async def subscriber() -> None:
+        nc = await nats.connect(jetstream.url)
+        await nc.subscribe("org.statehub.>")
+        await nc.flush()
+        listening.set()
+        while not done.is_set():
+            await asyncio.sleep(0.05)
+        await nc.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(subscriber()))
+    thread.start()
+    listening.wait(5)
+    try:
+        result = publish_event("org.statehub.repo.registered", envelope(), timeout=0.5)
+    finally:
+        done.set()
+        thread.join(5)
+
+    assert result.ok
+    assert jetstream.count() == 1
+
+
+def test_a_payload_over_the_limit_is_a_permanent_failure(jetstream: Any) -> None:
+    [result] = publish_messages([OutgoingMessage("org.statehub.repo.registered", b"x" * 2_000_000, "big")])
+
+    assert result.outcome == "permanent"
