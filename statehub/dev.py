@@ -74,13 +74,23 @@ def serve(args: list[str]) -> int:
         username, password = credentials.read_text().split()
     else:
         username, password = "admin", secrets.token_urlsafe(12)
-    _manage("ensure_dev_admin", "--username", username, "--password", password, env=env)
+    admin = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "ensure_dev_admin", "--username", username, "--password", password],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    token = next(line.split("=", 1)[1] for line in admin.stdout.splitlines() if line.startswith("token="))
     credentials.write_text(f"{username} {password}\n")
     credentials.chmod(0o600)
     address = args[0] if args else "127.0.0.1:8000"
     print(
         f"\nState Hub is starting on http://{address}/  (admin: http://{address}/admin/)\n"
         f"  login: {username} / {password}   (kept in var/dev-admin.txt)\n"
+        f"  API token: {token}\n"
+        f"  try:  curl -H 'Authorization: Token {token}' http://{address}/workstreams/\n"
         f"  watch events:  NATS_URL={env['NATS_URL']} .venv/bin/python manage.py tail_events\n",
         flush=True,
     )

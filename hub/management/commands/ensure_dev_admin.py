@@ -5,10 +5,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from rest_framework.authtoken.models import Token
 
 
 class Command(BaseCommand):
-    help = "Create or reset a development superuser with the given password (DJANGO_DEBUG only)."
+    help = "Create or reset a development superuser with the given password and an API token (DJANGO_DEBUG only)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--username", default="admin")
@@ -22,4 +23,6 @@ class Command(BaseCommand):
         user.is_superuser = True
         user.set_password(password)
         user.save()
+        token, _ = Token.objects.get_or_create(user=user)
         self.stdout.write(f"{'Created' if created else 'Updated'} development admin {username!r}.")
+        self.stdout.write(f"token={token.key}")
