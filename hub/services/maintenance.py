@@ -18,8 +18,8 @@ from hub.services.decisions import progress_event_add
 from hub.services.workstreams import (
     STALE_REASONS,
     TASK_FIELDS,
-    WORKSTREAM_FIELDS,
     _normalize_task_priority,
+    workstream_build,
 )
 from hub.transitions import check_transition, normalize_status
 
@@ -239,16 +239,9 @@ def workplans_import(
     Used by the workplan sync for workplans the hub has never seen. Like `workstream_create`, a
     workstream may start in any status (no event; a `completed` one gets its `completed_at`).
     """
-    now = timezone.now()
     workstreams = []
     for data, _ in items:
-        reject_unknown_fields(data, WORKSTREAM_FIELDS)
-        values = dict(data)
-        if "status" in values:
-            values["status"] = normalize_status("workstream", values["status"])
-        workstream = Workstream(**values)
-        if workstream.status == Workstream.Status.COMPLETED:
-            workstream.completed_at = now
+        workstream = workstream_build(data=data)
         _clean(workstream, exclude=_UNCHECKED_WORKSTREAM_FIELDS)
         workstreams.append(workstream)
     _bulk_insert(Workstream, workstreams)

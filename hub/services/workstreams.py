@@ -50,9 +50,8 @@ def _normalize_task_priority(values: dict[str, Any]) -> None:
         values["priority"] = word
 
 
-@transaction.atomic
-def workstream_create(*, data: dict[str, Any]) -> Workstream:
-    """Create a workstream (any starting status)."""
+def workstream_build(*, data: dict[str, Any]) -> Workstream:
+    """An unsaved workstream under the create rules: known fields, current status words, `completed_at`."""
     reject_unknown_fields(data, WORKSTREAM_FIELDS)
     values = dict(data)
     if "status" in values:
@@ -60,7 +59,13 @@ def workstream_create(*, data: dict[str, Any]) -> Workstream:
     workstream = Workstream(**values)
     if workstream.status == Workstream.Status.COMPLETED:
         workstream.completed_at = timezone.now()
-    return validate_and_save(workstream, creating=True)
+    return workstream
+
+
+@transaction.atomic
+def workstream_create(*, data: dict[str, Any]) -> Workstream:
+    """Create a workstream (any starting status; creating is not a transition, so no event)."""
+    return validate_and_save(workstream_build(data=data), creating=True)
 
 
 def task_counts(workstream: Workstream) -> dict[str, int]:
