@@ -1,11 +1,13 @@
 """URL configuration: the admin and the API at the root paths of the delegation protocol."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "State Hub"
 admin.site.site_title = "State Hub admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+    path("", include("hub.api.urls")),
 ]
