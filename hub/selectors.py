@@ -3,7 +3,7 @@
 import contextlib
 import datetime as dt
 import uuid
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 from django.db import models
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
@@ -13,6 +13,23 @@ from hub.errors import NotFound
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 
 M = TypeVar("M", bound=models.Model)
+
+
+class NextStepAnnotations(TypedDict):
+    """What `next_steps_get` adds to each task."""
+
+    reason: str
+    decision_boost: bool
+    priority_rank: int
+    status_rank: int
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    NextStep = WithAnnotations[Task, NextStepAnnotations]
+else:
+    NextStep = Task
 
 DECISION_BOOST_WINDOW = dt.timedelta(days=7)
 TASK_PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -71,7 +88,7 @@ def progress_recent_list(*, limit: int = 20, since: dt.datetime | None = None) -
 
 def next_steps_get(
     *, repo: str | None = None, workstream: str | None = None, domain: str | None = None
-) -> QuerySet[Task]:
+) -> "QuerySet[NextStep]":
     """What to work on next: open tasks (`todo`, then `progress`) of active workstreams, each with a reason.
 
     Tasks of workstreams with a decision resolved in the last 7 days come first (`decision_resolved`);

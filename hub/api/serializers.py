@@ -79,6 +79,9 @@ class DomainGoalSerializer(serializers.ModelSerializer):
         model = DomainGoal
         fields = ["id", "key", "domain", "title", "description", "status", "activated_at", "created_at", "updated_at"]
         read_only_fields = ["id", "activated_at", "created_at", "updated_at"]
+        # "One active goal per domain" is the activation service's rule (it supersedes); DRF's generated
+        # validator for that conditional constraint would wrongly make `status` required.
+        validators: list[object] = []
 
 
 class TaskCountsSerializer(serializers.Serializer):

@@ -144,7 +144,7 @@ class WorkstreamViewSet(KeyedViewSet):
     ordering_fields = ["key", "title", "priority", "status", "completed_at", "created_at", "updated_at"]
 
     def get_queryset(self) -> QuerySet[Workstream]:
-        return selectors.workstream_list()
+        return selectors.workstream_list().order_by("priority", "key")
 
     def create_with_service(self, data: dict[str, Any]) -> Model:
         return services.workstream_create(data=data)

@@ -69,7 +69,7 @@ def decision_resolve(
     *, decision: Decision, rationale: str, decided_by: str, chosen_option: str | None = None
 ) -> Decision:
     """Resolve an open or escalated decision, log a milestone, and record `org.statehub.decision.resolved`."""
-    decision = Decision.objects.select_for_update().select_related("repo", "workstream").get(pk=decision.pk)
+    decision = Decision.objects.select_for_update(of=("self",)).select_related("repo", "workstream").get(pk=decision.pk)
     check_transition("decision", decision.status, Decision.Status.RESOLVED)
     if not isinstance(rationale, str) or not rationale.strip():
         raise ValidationFailed("A rationale is required to resolve a decision.", field="rationale")

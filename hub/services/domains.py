@@ -116,7 +116,7 @@ def domain_goal_update(*, goal: DomainGoal, data: dict[str, Any]) -> DomainGoal:
 @transaction.atomic
 def domain_goal_activate(*, goal: DomainGoal) -> DomainGoal:
     """Activate a proposed goal, supersede the domain's active one, and record `domain.goal.activated`."""
-    goal = DomainGoal.objects.select_for_update().select_related("domain").get(pk=goal.pk)
+    goal = DomainGoal.objects.select_for_update(of=("self",)).select_related("domain").get(pk=goal.pk)
     check_transition("domain_goal", goal.status, DomainGoal.Status.ACTIVE)
     # Lock the domain row so two activations in one domain serialise instead of racing the constraint.
     Domain.objects.select_for_update().filter(pk=goal.domain_id).first()

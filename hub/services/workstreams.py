@@ -78,7 +78,7 @@ def task_counts(workstream: Workstream) -> dict[str, int]:
 def workstream_update(*, workstream: Workstream, data: dict[str, Any]) -> Workstream:
     """Change a workstream; a status change follows the table, and entering `completed` records an event."""
     reject_unknown_fields(data, WORKSTREAM_FIELDS)
-    workstream = Workstream.objects.select_for_update().select_related("repo__domain").get(pk=workstream.pk)
+    workstream = Workstream.objects.select_for_update(of=("self",)).select_related("repo__domain").get(pk=workstream.pk)
     values = dict(data)
     previous_status = workstream.status
     target = normalize_status("workstream", values.pop("status")) if "status" in values else previous_status
@@ -149,7 +149,7 @@ def task_cancel_stale(*, task: Task, reason: str) -> Task:
     """Cancel an open task that lost its reason to exist, and record `org.statehub.task.stale`."""
     if reason not in STALE_REASONS:
         raise ValidationFailed(f"Unknown stale reason {reason!r} (one of: {', '.join(STALE_REASONS)}).", field="reason")
-    task = Task.objects.select_for_update().select_related("workstream__repo").get(pk=task.pk)
+    task = Task.objects.select_for_update(of=("self",)).select_related("workstream__repo").get(pk=task.pk)
     previous_status = task.status
     check_transition("task", previous_status, Task.Status.CANCEL)
     now = timezone.now()
