@@ -2,11 +2,31 @@
 
 from typing import Any
 
+from django.db import models
 from django.db.models import Model
 from rest_framework import serializers
 
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.transitions import LEGACY_STATUS_WORDS, TRANSITIONS
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of converting them."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class HubModelSerializer(serializers.ModelSerializer):
+    """A model serializer whose text fields accept only JSON strings."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
 
 
 class KeyRelatedField(serializers.SlugRelatedField):
@@ -23,17 +43,17 @@ class KeyRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-def status_field(kind: str) -> serializers.CharField:
+def status_field(kind: str) -> StrictCharField:
     """A status as a plain string: the service maps older words and rejects unknown ones with a 400."""
     words = sorted(TRANSITIONS[kind])
     legacy = LEGACY_STATUS_WORDS.get(kind, {})
     help_text = f"One of: {', '.join(words)}."
     if legacy:
         help_text += " Older words accepted: " + ", ".join(f"{old}→{new}" for old, new in legacy.items()) + "."
-    return serializers.CharField(required=False, max_length=20, help_text=help_text)
+    return StrictCharField(required=False, max_length=20, help_text=help_text)
 
 
-class DomainSerializer(serializers.ModelSerializer):
+class DomainSerializer(HubModelSerializer):
     """A domain (by slug)."""
 
     status = status_field("domain")
@@ -44,7 +64,7 @@ class DomainSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class RepoSerializer(serializers.ModelSerializer):
+class RepoSerializer(HubModelSerializer):
     """A registered repo; `domain` is the domain's slug."""
 
     domain = KeyRelatedField(slug_field="slug", queryset=Domain.objects.all(), required=False, allow_null=True)
@@ -69,7 +89,7 @@ class RepoSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "last_synced_at", "created_at", "updated_at"]
 
 
-class DomainGoalSerializer(serializers.ModelSerializer):
+class DomainGoalSerializer(HubModelSerializer):
     """A domain goal; `domain` is the domain's slug. Activate it with `POST /domain-goals/{key}/activate`."""
 
     domain = KeyRelatedField(slug_field="slug", queryset=Domain.objects.all())
@@ -92,7 +112,7 @@ class TaskCountsSerializer(serializers.Serializer):
     done = serializers.IntegerField(source="tasks_done")
 
 
-class WorkstreamSerializer(serializers.ModelSerializer):
+class WorkstreamSerializer(HubModelSerializer):
     """A workstream (workplan) with its repo slug, domain slug and task counts."""
 
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all())
@@ -126,7 +146,7 @@ class WorkstreamSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "completed_at", "missing_from_repo_at", "created_at", "updated_at"]
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(HubModelSerializer):
     """A task; `workstream` is the workstream's key and `repo` its repo's slug."""
 
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all())
@@ -155,10 +175,10 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "last_activity_at", "missing_from_workplan_at", "created_at", "updated_at"]
 
 
-class DecisionSerializer(serializers.ModelSerializer):
+class DecisionSerializer(HubModelSerializer):
     """A decision; the resolution fields are set by `POST /decisions/{key}/resolve`."""
 
-    options = serializers.ListField(child=serializers.CharField(max_length=300), required=False, max_length=100)
+    options = serializers.ListField(child=StrictCharField(max_length=300), required=False, max_length=100)
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all(), required=False, allow_null=True)
     workstream = KeyRelatedField(
         slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True
@@ -197,12 +217,12 @@ class DecisionSerializer(serializers.ModelSerializer):
 class DecisionResolveSerializer(serializers.Serializer):
     """The body of `POST /decisions/{key}/resolve`; `decided_by` defaults to the caller's username."""
 
-    rationale = serializers.CharField()
-    chosen_option = serializers.CharField(required=False, allow_null=True, max_length=300)
-    decided_by = serializers.CharField(required=False, max_length=200)
+    rationale = StrictCharField()
+    chosen_option = StrictCharField(required=False, allow_null=True, max_length=300)
+    decided_by = StrictCharField(required=False, max_length=200)
 
 
-class ProgressEventSerializer(serializers.ModelSerializer):
+class ProgressEventSerializer(HubModelSerializer):
     """An entry of the append-only progress log; `author` defaults to the caller's username."""
 
     workstream = KeyRelatedField(
@@ -217,7 +237,7 @@ class ProgressEventSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-class NextStepSerializer(serializers.ModelSerializer):
+class NextStepSerializer(HubModelSerializer):
     """A task to work on next, with its workstream, repo and domain, and why it is next."""
 
     workstream = serializers.CharField(source="workstream.key", read_only=True)
