@@ -27,8 +27,8 @@ class HubAutoSchema(AutoSchema):
         errors: dict[str, Any] = {"400": FIELD_ERRORS}
         if self.get_auth():
             errors |= {"401": ERROR, "403": ERROR, "429": ERROR}
-        if "{" in self.path:
-            errors["404"] = ERROR
+        if "{" in self.path or self._is_list_view():
+            errors["404"] = ERROR  # an unknown key, or a page number past the end
         if self.method in ("POST", "PATCH"):
             errors["409"] = ERROR
         for code, serializer in errors.items():
