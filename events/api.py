@@ -1,13 +1,14 @@
 """API views of the outbox (`/events/`, the audit log of lifecycle events) and `/health`."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
-from rest_framework.permissions import BasePermission, IsAdminUser
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -62,7 +63,7 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     ordering_fields: ClassVar[list[str]] = ["created_at", "published_at", "attempts", "status"]
     lookup_url_kwarg = "id"
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action == "requeue":
             return [IsAdminUser()]
         return super().get_permissions()
@@ -113,9 +114,9 @@ HealthSerializer = inline_serializer(
 class HealthView(APIView):
     """Liveness for monitors (no auth): database, NATS and outbox backlog; 503 when the database is down."""
 
-    authentication_classes: ClassVar[list[Any]] = []
-    permission_classes: ClassVar[list[Any]] = []
-    throttle_classes: ClassVar[list[Any]] = []
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = ()
 
     @extend_schema(
         auth=[],

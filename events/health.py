@@ -42,7 +42,7 @@ async def _nats_ping(url: str, timeout: float) -> None:
         error_cb=ignore_error,
     )
     try:
-        await client.flush(timeout=timeout)
+        await client.flush(timeout=max(1, round(timeout)))
     finally:
         await client.close()
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 
 
-class DomainFactory(factory.django.DjangoModelFactory):
+class DomainFactory(factory.django.DjangoModelFactory[Domain]):
     class Meta:
         model = Domain
         django_get_or_create = ("slug",)
@@ -15,7 +15,7 @@ class DomainFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.slug.title())
 
 
-class RepoFactory(factory.django.DjangoModelFactory):
+class RepoFactory(factory.django.DjangoModelFactory[Repo]):
     class Meta:
         model = Repo
 
@@ -25,7 +25,7 @@ class RepoFactory(factory.django.DjangoModelFactory):
     remote_url = factory.LazyAttribute(lambda o: f"git@example.org:org/{o.slug}.git")
 
 
-class DomainGoalFactory(factory.django.DjangoModelFactory):
+class DomainGoalFactory(factory.django.DjangoModelFactory[DomainGoal]):
     class Meta:
         model = DomainGoal
 
@@ -35,7 +35,7 @@ class DomainGoalFactory(factory.django.DjangoModelFactory):
     status = DomainGoal.Status.PROPOSED
 
 
-class WorkstreamFactory(factory.django.DjangoModelFactory):
+class WorkstreamFactory(factory.django.DjangoModelFactory[Workstream]):
     class Meta:
         model = Workstream
 
@@ -46,7 +46,7 @@ class WorkstreamFactory(factory.django.DjangoModelFactory):
     priority = 10
 
 
-class TaskFactory(factory.django.DjangoModelFactory):
+class TaskFactory(factory.django.DjangoModelFactory[Task]):
     class Meta:
         model = Task
 
@@ -58,7 +58,7 @@ class TaskFactory(factory.django.DjangoModelFactory):
     order = factory.Sequence(lambda n: n)
 
 
-class DecisionFactory(factory.django.DjangoModelFactory):
+class DecisionFactory(factory.django.DjangoModelFactory[Decision]):
     class Meta:
         model = Decision
 
@@ -69,7 +69,7 @@ class DecisionFactory(factory.django.DjangoModelFactory):
     status = Decision.Status.OPEN
 
 
-class ProgressEventFactory(factory.django.DjangoModelFactory):
+class ProgressEventFactory(factory.django.DjangoModelFactory[ProgressEvent]):
     class Meta:
         model = ProgressEvent
 

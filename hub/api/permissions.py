@@ -16,7 +16,7 @@ class ModelPermissionsWithRead(DjangoModelPermissions):
 
     def has_permission(self, request: "Request", view: "APIView") -> bool:
         # A method the view does not offer should answer 405 to a signed-in caller, not 403.
-        if request.user and request.user.is_authenticated and not hasattr(view, request.method.lower()):
+        if request.user and request.user.is_authenticated and not hasattr(view, (request.method or "").lower()):
             return True
         return super().has_permission(request, view)
 

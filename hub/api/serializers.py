@@ -117,9 +117,7 @@ class WorkstreamSerializer(HubModelSerializer):
 
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all())
     domain = serializers.CharField(source="repo.domain.slug", read_only=True, allow_null=True)
-    domain_goal = KeyRelatedField(
-        slug_field="key", queryset=DomainGoal.objects.all(), required=False, allow_null=True
-    )
+    domain_goal = KeyRelatedField(slug_field="key", queryset=DomainGoal.objects.all(), required=False, allow_null=True)
     status = status_field("workstream")
     tasks = TaskCountsSerializer(source="*", read_only=True)
 
@@ -180,9 +178,7 @@ class DecisionSerializer(HubModelSerializer):
 
     options = serializers.ListField(child=StrictCharField(max_length=300), required=False, max_length=100)
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all(), required=False, allow_null=True)
-    workstream = KeyRelatedField(
-        slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True
-    )
+    workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True)
     status = status_field("decision")
 
     class Meta:
@@ -225,9 +221,7 @@ class DecisionResolveSerializer(serializers.Serializer):
 class ProgressEventSerializer(HubModelSerializer):
     """An entry of the append-only progress log; `author` defaults to the caller's username."""
 
-    workstream = KeyRelatedField(
-        slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True
-    )
+    workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True)
     task = KeyRelatedField(slug_field="key", queryset=Task.objects.all(), required=False, allow_null=True)
     event_type = serializers.ChoiceField(choices=ProgressEvent.EventType.choices, required=False)
 
@@ -267,6 +261,7 @@ class NextStepSerializer(HubModelSerializer):
             "last_activity_at",
         ]
         read_only_fields = fields
+
 
 class ErrorSerializer(serializers.Serializer):
     """An error that is not about one field: a 401, 403, 404, 409 or 429."""

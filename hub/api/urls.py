@@ -11,8 +11,8 @@ from events.api import HealthView, OutboxEventViewSet
 from hub.api import views
 from hub.api.schema import alias_of
 
-COLLECTION = {"get": "list", "post": "create"}
-ITEM = {"get": "retrieve", "patch": "partial_update"}
+COLLECTION: dict[str, Any] = {"get": "list", "post": "create"}
+ITEM: dict[str, Any] = {"get": "retrieve", "patch": "partial_update"}
 
 
 def route(route_path: str, view: Callable[..., Any], name: str) -> list[URLPattern]:

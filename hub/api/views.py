@@ -1,11 +1,12 @@
 """API views: validate the request's shape, call one service or selector, serialize the result."""
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,6 +26,7 @@ from hub.api.serializers import (
 )
 from hub.errors import NotFound
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+
 
 def caller_name(request: Request) -> str:
     """The name writes are attributed to when the body names nobody."""
@@ -113,7 +115,7 @@ class DomainGoalViewSet(KeyedViewSet):
     filterset_class = filters.DomainGoalFilter
     ordering_fields = ["key", "title", "status", "activated_at", "created_at", "updated_at"]
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action == "activate":
             return [ModelChangePermission()]
         return super().get_permissions()
@@ -178,7 +180,7 @@ class DecisionViewSet(KeyedViewSet):
     filterset_class = filters.DecisionFilter
     ordering_fields = ["key", "title", "status", "resolved_at", "created_at", "updated_at"]
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action == "resolve":
             return [ModelChangePermission()]
         return super().get_permissions()
@@ -245,7 +247,7 @@ class NextStepsView(generics.ListAPIView):
 
     serializer_class = NextStepSerializer
     permission_classes = [IsAuthenticated]
-    filter_backends: ClassVar[list[Any]] = []
+    filter_backends = ()
 
     def get_queryset(self) -> QuerySet[Task]:
         query = NextStepsQuerySerializer(data=self.request.query_params)

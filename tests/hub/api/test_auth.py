@@ -9,7 +9,14 @@ from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
 from hub.models import Decision, DomainGoal
-from tests.factories import DecisionFactory, DomainFactory, DomainGoalFactory, RepoFactory, TaskFactory, WorkstreamFactory
+from tests.factories import (
+    DecisionFactory,
+    DomainFactory,
+    DomainGoalFactory,
+    RepoFactory,
+    TaskFactory,
+    WorkstreamFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +24,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def objects(db: None) -> dict[str, Any]:
     """One object of each kind, named by the keys the paths below use."""
-    domain = DomainFactory(slug="dom")
-    repo = RepoFactory(slug="rep", domain=domain)
-    workstream = WorkstreamFactory(key="WS", repo=repo)
+    domain = DomainFactory.create(slug="dom")
+    repo = RepoFactory.create(slug="rep", domain=domain)
+    workstream = WorkstreamFactory.create(key="WS", repo=repo)
     return {
-        "goal": DomainGoalFactory(key="goal", domain=domain),
-        "task": TaskFactory(key="TK", workstream=workstream),
-        "decision": DecisionFactory(key="DEC"),
+        "goal": DomainGoalFactory.create(key="goal", domain=domain),
+        "task": TaskFactory.create(key="TK", workstream=workstream),
+        "decision": DecisionFactory.create(key="DEC"),
     }
 
 

@@ -61,8 +61,8 @@ def test_wrong_types_are_field_errors(body: dict[str, Any], api: APIClient) -> N
     ],
 )
 def test_wrong_relation_and_value_types_are_field_errors(path: str, body: dict[str, Any], api: APIClient) -> None:
-    DomainFactory(slug="custodian")
-    WorkstreamFactory(key="W")
+    DomainFactory.create(slug="custodian")
+    WorkstreamFactory.create(key="W")
 
     response = api.post(path, body, format="json")
 
@@ -81,8 +81,8 @@ def test_wrong_relation_and_value_types_are_field_errors(path: str, body: dict[s
     ],
 )
 def test_nul_characters_in_bodies_are_field_errors(path: str, body: dict[str, Any], api: APIClient) -> None:
-    DomainFactory(slug="custodian")
-    WorkstreamFactory(key="W")
+    DomainFactory.create(slug="custodian")
+    WorkstreamFactory.create(key="W")
 
     response = api.post(path, body, format="json")
 
@@ -99,7 +99,7 @@ def test_nul_characters_in_keys_and_queries_never_500(api: APIClient) -> None:
 
 
 def test_resolve_with_nul_in_the_rationale_is_a_field_error(api: APIClient) -> None:
-    DecisionFactory(key="DEC-1")
+    DecisionFactory.create(key="DEC-1")
 
     response = api.post("/decisions/DEC-1/resolve", {"rationale": "a\x00b"}, format="json")
 
@@ -126,7 +126,7 @@ def test_bad_filters_are_400(query: str, api: APIClient) -> None:
 
 @pytest.mark.parametrize("query", ["page=999999999999999999999", "page=0", "page=-1", "page=abc"])
 def test_pages_that_do_not_exist_are_404(query: str, api: APIClient) -> None:
-    TaskFactory()
+    TaskFactory.create()
 
     response = api.get(f"/tasks/?{query}")
 
@@ -135,7 +135,7 @@ def test_pages_that_do_not_exist_are_404(query: str, api: APIClient) -> None:
 
 
 def test_page_size_is_capped_at_500_and_bad_values_fall_back(api: APIClient) -> None:
-    TaskFactory()
+    TaskFactory.create()
 
     assert api.get("/tasks/?page_size=100000").status_code == 200
     assert api.get("/tasks/?page_size=-5").json()["count"] == 1
@@ -143,7 +143,7 @@ def test_page_size_is_capped_at_500_and_bad_values_fall_back(api: APIClient) -> 
 
 
 def test_unknown_ordering_fields_are_ignored(api: APIClient) -> None:
-    TaskFactory()
+    TaskFactory.create()
 
     assert api.get("/tasks/?ordering=password,-nope,key").status_code == 200
 

@@ -14,13 +14,18 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_decision_is_created_with_repo_and_workstream_keys(api: APIClient) -> None:
-    RepoFactory(slug="state-hub")
-    WorkstreamFactory(key="W-1")
+    RepoFactory.create(slug="state-hub")
+    WorkstreamFactory.create(key="W-1")
 
     response = api.post(
         "/decisions/",
-        {"key": "DEC-0012", "title": "Which broker?", "options": ["redis", "rabbit"], "repo": "state-hub",
-         "workstream": "W-1"},
+        {
+            "key": "DEC-0012",
+            "title": "Which broker?",
+            "options": ["redis", "rabbit"],
+            "repo": "state-hub",
+            "workstream": "W-1",
+        },
         format="json",
     )
 
@@ -35,7 +40,7 @@ def test_a_decision_is_created_with_repo_and_workstream_keys(api: APIClient) -> 
 
 
 def test_resolving_records_the_event_a_milestone_and_defaults_decided_by_to_the_caller(api: APIClient) -> None:
-    DecisionFactory(key="DEC-1", options=["left", "right"], workstream=WorkstreamFactory(key="W-1"))
+    DecisionFactory.create(key="DEC-1", options=["left", "right"], workstream=WorkstreamFactory.create(key="W-1"))
 
     response = api.post("/decisions/DEC-1/resolve", {"rationale": "Shorter.", "chosen_option": "left"}, format="json")
 
@@ -50,7 +55,7 @@ def test_resolving_records_the_event_a_milestone_and_defaults_decided_by_to_the_
 
 
 def test_resolving_twice_is_409_and_records_one_event(api: APIClient) -> None:
-    DecisionFactory(key="DEC-1")
+    DecisionFactory.create(key="DEC-1")
 
     first = api.post("/decisions/DEC-1/resolve", {"rationale": "Because.", "decided_by": "ann"}, format="json")
     second = api.post("/decisions/DEC-1/resolve/", {"rationale": "Again.", "decided_by": "bob"}, format="json")
@@ -64,7 +69,7 @@ def test_resolving_twice_is_409_and_records_one_event(api: APIClient) -> None:
 
 
 def test_a_chosen_option_not_offered_is_a_field_error(api: APIClient) -> None:
-    DecisionFactory(key="DEC-1", options=["left", "right"])
+    DecisionFactory.create(key="DEC-1", options=["left", "right"])
 
     response = api.post("/decisions/DEC-1/resolve", {"rationale": "x", "chosen_option": "up"}, format="json")
 
@@ -75,7 +80,7 @@ def test_a_chosen_option_not_offered_is_a_field_error(api: APIClient) -> None:
 
 
 def test_resolving_without_a_rationale_is_a_field_error(api: APIClient) -> None:
-    DecisionFactory(key="DEC-1")
+    DecisionFactory.create(key="DEC-1")
 
     response = api.post("/decisions/DEC-1/resolve", {}, format="json")
 
@@ -88,7 +93,7 @@ def test_resolving_an_unknown_decision_is_404(api: APIClient) -> None:
 
 
 def test_escalating_a_decision_by_patch(api: APIClient) -> None:
-    DecisionFactory(key="DEC-1")
+    DecisionFactory.create(key="DEC-1")
 
     response = api.patch("/decisions/DEC-1/", {"status": "escalated"}, format="json")
 
@@ -97,11 +102,12 @@ def test_escalating_a_decision_by_patch(api: APIClient) -> None:
 
 
 def test_progress_events_are_appended_and_listed_newest_first(api: APIClient) -> None:
-    task = TaskFactory(key="W-1-T1", workstream=WorkstreamFactory(key="W-1"))
+    task = TaskFactory.create(key="W-1-T1", workstream=WorkstreamFactory.create(key="W-1"))
 
     first = api.post("/progress-events/", {"summary": "Started", "task": "W-1-T1"}, format="json")
-    second = api.post("/progress-events/", {"summary": "Blocked", "event_type": "blocker", "author": "ann"},
-                      format="json")
+    second = api.post(
+        "/progress-events/", {"summary": "Blocked", "event_type": "blocker", "author": "ann"}, format="json"
+    )
 
     assert first.status_code == 201, first.json()
     assert (first.json()["workstream"], first.json()["author"]) == ("W-1", "writer")
@@ -120,16 +126,16 @@ def test_progress_events_cannot_be_patched_or_read_one_by_one(api: APIClient) ->
 
 
 def test_next_steps_list_open_tasks_of_active_workstreams_with_reasons(api: APIClient) -> None:
-    repo = RepoFactory(slug="state-hub")
-    boosted = WorkstreamFactory(key="W-BOOST", repo=repo, priority=50)
-    plain = WorkstreamFactory(key="W-PLAIN", repo=repo, priority=1)
-    paused = WorkstreamFactory(key="W-PAUSED", repo=repo, status="backlog")
-    DecisionFactory(workstream=boosted, status="resolved", resolved_at=timezone.now() - dt.timedelta(days=1))
-    TaskFactory(key="B-1", workstream=boosted, status="progress")
-    TaskFactory(key="P-1", workstream=plain, status="progress")
-    TaskFactory(key="P-2", workstream=plain, status="todo")
-    TaskFactory(key="P-3", workstream=plain, status="wait")
-    TaskFactory(key="X-1", workstream=paused, status="todo")
+    repo = RepoFactory.create(slug="state-hub")
+    boosted = WorkstreamFactory.create(key="W-BOOST", repo=repo, priority=50)
+    plain = WorkstreamFactory.create(key="W-PLAIN", repo=repo, priority=1)
+    paused = WorkstreamFactory.create(key="W-PAUSED", repo=repo, status="backlog")
+    DecisionFactory.create(workstream=boosted, status="resolved", resolved_at=timezone.now() - dt.timedelta(days=1))
+    TaskFactory.create(key="B-1", workstream=boosted, status="progress")
+    TaskFactory.create(key="P-1", workstream=plain, status="progress")
+    TaskFactory.create(key="P-2", workstream=plain, status="todo")
+    TaskFactory.create(key="P-3", workstream=plain, status="wait")
+    TaskFactory.create(key="X-1", workstream=paused, status="todo")
 
     results = api.get("/next-steps/").json()["results"]
 

@@ -21,7 +21,7 @@ def test_creating_a_domain_returns_it_with_its_id(api: APIClient) -> None:
 
 
 def test_a_domain_is_read_by_slug_or_uuid_and_patched(api: APIClient) -> None:
-    domain = DomainFactory(slug="platform")
+    domain = DomainFactory.create(slug="platform")
 
     assert api.get("/domains/platform/").json()["id"] == str(domain.id)
     assert api.get(f"/domains/{domain.id}/").json()["slug"] == "platform"
@@ -33,7 +33,7 @@ def test_a_domain_is_read_by_slug_or_uuid_and_patched(api: APIClient) -> None:
 
 
 def test_a_duplicate_domain_slug_is_a_field_error(api: APIClient) -> None:
-    DomainFactory(slug="custodian")
+    DomainFactory.create(slug="custodian")
 
     response = api.post("/domains/", {"slug": "custodian", "name": "Again"}, format="json")
 
@@ -49,7 +49,7 @@ def test_an_invalid_slug_is_a_field_error(api: APIClient) -> None:
 
 
 def test_registering_a_repo_answers_201_and_records_one_repo_registered_event(api: APIClient) -> None:
-    DomainFactory(slug="custodian")
+    DomainFactory.create(slug="custodian")
 
     response = api.post(
         "/repos/",
@@ -75,8 +75,8 @@ def test_a_repo_with_an_unknown_domain_is_a_field_error_and_records_nothing(api:
 
 
 def test_patching_a_repo_changes_its_fields_without_an_event(api: APIClient) -> None:
-    repo = RepoFactory(slug="state-hub")
-    other = DomainFactory(slug="other")
+    repo = RepoFactory.create(slug="state-hub")
+    other = DomainFactory.create(slug="other")
 
     response = api.patch("/repos/state-hub/", {"domain": "other", "workplan_dir": "plans"}, format="json")
 
@@ -87,9 +87,9 @@ def test_patching_a_repo_changes_its_fields_without_an_event(api: APIClient) -> 
 
 
 def test_repos_are_filtered_by_domain_and_status(api: APIClient) -> None:
-    RepoFactory(slug="a", domain=DomainFactory(slug="one"))
-    RepoFactory(slug="b", domain=DomainFactory(slug="two"))
-    RepoFactory(slug="c", domain=DomainFactory(slug="two"), status="archived")
+    RepoFactory.create(slug="a", domain=DomainFactory.create(slug="one"))
+    RepoFactory.create(slug="b", domain=DomainFactory.create(slug="two"))
+    RepoFactory.create(slug="c", domain=DomainFactory.create(slug="two"), status="archived")
 
     assert [r["slug"] for r in api.get("/repos/?domain=two").json()["results"]] == ["b", "c"]
     assert [r["slug"] for r in api.get("/repos/?domain=two&status=active").json()["results"]] == ["b"]

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_goal_is_created_with_its_domain_slug(api: APIClient) -> None:
-    DomainFactory(slug="custodian")
+    DomainFactory.create(slug="custodian")
 
     response = api.post(
         "/domain-goals/", {"key": "custodian-automation", "domain": "custodian", "title": "Automate"}, format="json"
@@ -23,9 +23,9 @@ def test_a_goal_is_created_with_its_domain_slug(api: APIClient) -> None:
 
 
 def test_activating_a_goal_supersedes_the_active_one_and_records_one_event(api: APIClient) -> None:
-    domain = DomainFactory(slug="custodian")
-    old = DomainGoalFactory(key="old-goal", domain=domain, status="active")
-    DomainGoalFactory(key="new-goal", domain=domain)
+    domain = DomainFactory.create(slug="custodian")
+    old = DomainGoalFactory.create(key="old-goal", domain=domain, status="active")
+    DomainGoalFactory.create(key="new-goal", domain=domain)
 
     response = api.post("/domain-goals/new-goal/activate")
 
@@ -39,7 +39,7 @@ def test_activating_a_goal_supersedes_the_active_one_and_records_one_event(api: 
 
 
 def test_activate_also_answers_with_a_trailing_slash(api: APIClient) -> None:
-    DomainGoalFactory(key="g")
+    DomainGoalFactory.create(key="g")
 
     assert api.post("/domain-goals/g/activate/").status_code == 200
 
@@ -49,12 +49,12 @@ def test_activating_an_unknown_goal_is_404(api: APIClient) -> None:
 
 
 def test_a_workstream_shows_repo_domain_goal_and_task_counts(api: APIClient) -> None:
-    repo = RepoFactory(slug="state-hub", domain=DomainFactory(slug="custodian"))
-    goal = DomainGoalFactory(key="automation", domain=repo.domain)
-    workstream = WorkstreamFactory(key="CUST-WP-0040", repo=repo, domain_goal=goal)
-    TaskFactory(workstream=workstream, status="done")
-    TaskFactory(workstream=workstream, status="todo")
-    TaskFactory(workstream=workstream, status="cancel")
+    repo = RepoFactory.create(slug="state-hub", domain=DomainFactory.create(slug="custodian"))
+    goal = DomainGoalFactory.create(key="automation", domain=repo.domain)
+    workstream = WorkstreamFactory.create(key="CUST-WP-0040", repo=repo, domain_goal=goal)
+    TaskFactory.create(workstream=workstream, status="done")
+    TaskFactory.create(workstream=workstream, status="todo")
+    TaskFactory.create(workstream=workstream, status="cancel")
 
     body = api.get("/workstreams/CUST-WP-0040/").json()
 
@@ -64,7 +64,7 @@ def test_a_workstream_shows_repo_domain_goal_and_task_counts(api: APIClient) -> 
 
 
 def test_creating_a_workstream_names_its_repo_by_slug(api: APIClient) -> None:
-    RepoFactory(slug="state-hub", domain=None)
+    RepoFactory.create(slug="state-hub", domain=None)
 
     response = api.post(
         "/workstreams/", {"key": "HUB-WP-0001", "repo": "state-hub", "title": "Build it", "priority": 1}, format="json"
@@ -77,8 +77,8 @@ def test_creating_a_workstream_names_its_repo_by_slug(api: APIClient) -> None:
 
 
 def test_completing_a_workstream_by_patch_records_one_event_with_task_counts(api: APIClient) -> None:
-    workstream = WorkstreamFactory(key="CUST-WP-0040", status="active")
-    TaskFactory(workstream=workstream, status="done")
+    workstream = WorkstreamFactory.create(key="CUST-WP-0040", status="active")
+    TaskFactory.create(workstream=workstream, status="done")
 
     response = api.patch("/workstreams/CUST-WP-0040/", {"status": "completed"}, format="json")
     again = api.patch("/workstreams/CUST-WP-0040/", {"status": "completed"}, format="json")
@@ -92,8 +92,8 @@ def test_completing_a_workstream_by_patch_records_one_event_with_task_counts(api
 
 
 def test_older_status_words_are_mapped(api: APIClient) -> None:
-    WorkstreamFactory(key="W-1", status="active")
-    task = TaskFactory(key="W-1-T1", status="todo")
+    WorkstreamFactory.create(key="W-1", status="active")
+    task = TaskFactory.create(key="W-1-T1", status="todo")
 
     assert api.patch("/workstreams/W-1/", {"status": "finished"}, format="json").json()["status"] == "completed"
     assert api.patch("/tasks/W-1-T1/", {"status": "in_progress"}, format="json").json()["status"] == "progress"
@@ -102,7 +102,7 @@ def test_older_status_words_are_mapped(api: APIClient) -> None:
 
 
 def test_an_unknown_status_word_is_a_field_error(api: APIClient) -> None:
-    WorkstreamFactory(key="W-1", status="active")
+    WorkstreamFactory.create(key="W-1", status="active")
 
     response = api.patch("/workstreams/W-1/", {"status": "exploded"}, format="json")
 
@@ -111,11 +111,11 @@ def test_an_unknown_status_word_is_a_field_error(api: APIClient) -> None:
 
 
 def test_workstreams_are_filtered_by_repo_domain_status_and_updated_since(api: APIClient) -> None:
-    one = RepoFactory(slug="one", domain=DomainFactory(slug="d1"))
-    two = RepoFactory(slug="two", domain=DomainFactory(slug="d2"))
-    WorkstreamFactory(key="A", repo=one, status="active")
-    WorkstreamFactory(key="B", repo=two, status="active")
-    WorkstreamFactory(key="C", repo=two, status="backlog")
+    one = RepoFactory.create(slug="one", domain=DomainFactory.create(slug="d1"))
+    two = RepoFactory.create(slug="two", domain=DomainFactory.create(slug="d2"))
+    WorkstreamFactory.create(key="A", repo=one, status="active")
+    WorkstreamFactory.create(key="B", repo=two, status="active")
+    WorkstreamFactory.create(key="C", repo=two, status="backlog")
 
     def keys(query: str) -> list[str]:
         return [w["key"] for w in api.get(f"/workstreams/?{query}").json()["results"]]
@@ -128,7 +128,7 @@ def test_workstreams_are_filtered_by_repo_domain_status_and_updated_since(api: A
 
 
 def test_a_task_is_created_in_a_workstream_by_key(api: APIClient) -> None:
-    WorkstreamFactory(key="CUST-WP-0040", repo=RepoFactory(slug="state-hub"))
+    WorkstreamFactory.create(key="CUST-WP-0040", repo=RepoFactory.create(slug="state-hub"))
 
     response = api.post(
         "/tasks/",
@@ -148,10 +148,10 @@ def test_a_task_is_created_in_a_workstream_by_key(api: APIClient) -> None:
 
 
 def test_tasks_are_filtered_by_workstream_status_priority_and_assignee(api: APIClient) -> None:
-    workstream = WorkstreamFactory(key="W")
-    TaskFactory(key="T1", workstream=workstream, status="todo", priority="high", assignee="ann")
-    TaskFactory(key="T2", workstream=workstream, status="done", priority="low", assignee="bob")
-    TaskFactory(key="T3", status="todo", priority="high", assignee="ann")
+    workstream = WorkstreamFactory.create(key="W")
+    TaskFactory.create(key="T1", workstream=workstream, status="todo", priority="high", assignee="ann")
+    TaskFactory.create(key="T2", workstream=workstream, status="done", priority="low", assignee="bob")
+    TaskFactory.create(key="T3", status="todo", priority="high", assignee="ann")
 
     def keys(query: str) -> list[str]:
         return sorted(t["key"] for t in api.get(f"/tasks/?{query}").json()["results"])
@@ -162,7 +162,7 @@ def test_tasks_are_filtered_by_workstream_status_priority_and_assignee(api: APIC
 
 
 def test_a_task_cannot_move_to_an_unknown_workstream(api: APIClient) -> None:
-    TaskFactory(key="T1")
+    TaskFactory.create(key="T1")
 
     response = api.patch("/tasks/T1/", {"workstream": "NOPE"}, format="json")
 
@@ -177,7 +177,7 @@ def test_unknown_goal_workstream_and_task_keys_answer_404(api: APIClient) -> Non
 
 
 def test_patching_a_goal_to_active_goes_through_activation(api: APIClient) -> None:
-    DomainGoalFactory(key="g")
+    DomainGoalFactory.create(key="g")
 
     response = api.patch("/domain-goals/g/", {"status": "active"}, format="json")
 

@@ -31,25 +31,31 @@ def _repo_event(n: int) -> None:
 
 
 def _task(n: int) -> None:
-    repo = RepoFactory(domain=DomainFactory())
-    TaskFactory(workstream=WorkstreamFactory(repo=repo, domain_goal=DomainGoalFactory(domain=repo.domain)))
+    repo = RepoFactory.create(domain=DomainFactory.create())
+    TaskFactory.create(
+        workstream=WorkstreamFactory.create(repo=repo, domain_goal=DomainGoalFactory.create(domain=repo.domain))
+    )
 
 
 def _decision(n: int) -> None:
-    DecisionFactory(repo=RepoFactory(), workstream=WorkstreamFactory(), status="resolved", resolved_at=timezone.now())
+    DecisionFactory.create(
+        repo=RepoFactory.create(), workstream=WorkstreamFactory.create(), status="resolved", resolved_at=timezone.now()
+    )
 
 
 def _progress(n: int) -> None:
-    task = TaskFactory()
-    ProgressEventFactory(task=task, workstream=task.workstream)
+    task = TaskFactory.create()
+    ProgressEventFactory.create(task=task, workstream=task.workstream)
 
 
 LISTS: dict[str, Callable[[int], Any]] = {
-    "/domains/": lambda n: DomainFactory(),
-    "/repos/": lambda n: RepoFactory(domain=DomainFactory()),
-    "/domain-goals/": lambda n: DomainGoalFactory(),
-    "/workstreams/": lambda n: TaskFactory(
-        workstream=WorkstreamFactory(repo=RepoFactory(domain=DomainFactory()), domain_goal=DomainGoalFactory())
+    "/domains/": lambda n: DomainFactory.create(),
+    "/repos/": lambda n: RepoFactory.create(domain=DomainFactory.create()),
+    "/domain-goals/": lambda n: DomainGoalFactory.create(),
+    "/workstreams/": lambda n: TaskFactory.create(
+        workstream=WorkstreamFactory.create(
+            repo=RepoFactory.create(domain=DomainFactory.create()), domain_goal=DomainGoalFactory.create()
+        )
     ),
     "/tasks/": _task,
     "/decisions/": _decision,

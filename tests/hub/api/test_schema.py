@@ -21,7 +21,13 @@ from schemathesis.specs.openapi.checks import (
 
 from events.models import OutboxEvent
 from hub.services import repo_register
-from tests.factories import DecisionFactory, DomainFactory, DomainGoalFactory, RepoFactory, TaskFactory, WorkstreamFactory
+from tests.factories import (
+    DecisionFactory,
+    DomainFactory,
+    DomainGoalFactory,
+    TaskFactory,
+    WorkstreamFactory,
+)
 
 
 def test_the_schema_validates_without_warnings(tmp_path: Any) -> None:
@@ -70,12 +76,12 @@ fuzzed = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=Non
 def fuzz_token(transactional_db: None) -> str:
     """A superuser's token, and one object of each kind under the keys in KNOWN_KEYS."""
     user = User.objects.create_superuser("fuzzer", password="pw-for-tests-only")
-    domain = DomainFactory(slug="dom")
+    domain = DomainFactory.create(slug="dom")
     repo = repo_register(data={"slug": "rep", "domain": domain})
-    workstream = WorkstreamFactory(key="WS", repo=repo)
-    TaskFactory(key="TK", workstream=workstream)
-    DomainGoalFactory(key="goal", domain=domain)
-    DecisionFactory(key="DEC", workstream=workstream)
+    workstream = WorkstreamFactory.create(key="WS", repo=repo)
+    TaskFactory.create(key="TK", workstream=workstream)
+    DomainGoalFactory.create(key="goal", domain=domain)
+    DecisionFactory.create(key="DEC", workstream=workstream)
     OutboxEvent.objects.update(id=KNOWN_EVENT_ID)
     return Token.objects.create(user=user).key
 

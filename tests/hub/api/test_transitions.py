@@ -8,18 +8,25 @@ from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
 from hub.transitions import TRANSITIONS
-from tests.factories import DecisionFactory, DomainFactory, DomainGoalFactory, RepoFactory, TaskFactory, WorkstreamFactory
+from tests.factories import (
+    DecisionFactory,
+    DomainFactory,
+    DomainGoalFactory,
+    RepoFactory,
+    TaskFactory,
+    WorkstreamFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 # kind → (factory making an object in a given status, URL of that object)
 KINDS: dict[str, tuple[Callable[[str], Any], Callable[[Any], str]]] = {
-    "domain": (lambda status: DomainFactory(status=status), lambda obj: f"/domains/{obj.slug}/"),
-    "repo": (lambda status: RepoFactory(status=status), lambda obj: f"/repos/{obj.slug}/"),
-    "domain_goal": (lambda status: DomainGoalFactory(status=status), lambda obj: f"/domain-goals/{obj.key}/"),
-    "workstream": (lambda status: WorkstreamFactory(status=status), lambda obj: f"/workstreams/{obj.key}/"),
-    "task": (lambda status: TaskFactory(status=status), lambda obj: f"/tasks/{obj.key}/"),
-    "decision": (lambda status: DecisionFactory(status=status), lambda obj: f"/decisions/{obj.key}/"),
+    "domain": (lambda status: DomainFactory.create(status=status), lambda obj: f"/domains/{obj.slug}/"),
+    "repo": (lambda status: RepoFactory.create(status=status), lambda obj: f"/repos/{obj.slug}/"),
+    "domain_goal": (lambda status: DomainGoalFactory.create(status=status), lambda obj: f"/domain-goals/{obj.key}/"),
+    "workstream": (lambda status: WorkstreamFactory.create(status=status), lambda obj: f"/workstreams/{obj.key}/"),
+    "task": (lambda status: TaskFactory.create(status=status), lambda obj: f"/tasks/{obj.key}/"),
+    "decision": (lambda status: DecisionFactory.create(status=status), lambda obj: f"/decisions/{obj.key}/"),
 }
 
 ILLEGAL = [
@@ -56,7 +63,7 @@ def test_an_illegal_status_patch_is_409_and_changes_nothing(
 
 @pytest.mark.parametrize("status", ["active", "superseded", "achieved", "archived"])
 def test_activating_a_goal_that_is_not_proposed_is_409(status: str, api: APIClient) -> None:
-    goal = DomainGoalFactory(status=status)
+    goal = DomainGoalFactory.create(status=status)
 
     assert_conflict(api.post(f"/domain-goals/{goal.key}/activate"))
     goal.refresh_from_db()
@@ -66,7 +73,7 @@ def test_activating_a_goal_that_is_not_proposed_is_409(status: str, api: APIClie
 
 @pytest.mark.parametrize("status", ["resolved", "superseded"])
 def test_resolving_a_closed_decision_is_409(status: str, api: APIClient) -> None:
-    decision = DecisionFactory(status=status)
+    decision = DecisionFactory.create(status=status)
 
     assert_conflict(api.post(f"/decisions/{decision.key}/resolve", {"rationale": "again"}, format="json"))
     decision.refresh_from_db()
