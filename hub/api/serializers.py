@@ -5,6 +5,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Model
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.transitions import LEGACY_STATUS_WORDS, TRANSITIONS
@@ -20,13 +21,25 @@ class StrictCharField(serializers.CharField):
 
 
 class HubModelSerializer(serializers.ModelSerializer):
-    """A model serializer whose text fields accept only JSON strings."""
+    """A model serializer whose text fields accept only JSON strings.
+
+    Uniqueness is left to the service (`full_clean` there reports a taken key as the same 400 field
+    error), so a write does not run the same uniqueness query twice.
+    """
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
     }
+
+    def build_standard_field(self, field_name: str, model_field: models.Field) -> tuple[type, dict[str, Any]]:
+        field_class, field_kwargs = super().build_standard_field(field_name, model_field)
+        if "validators" in field_kwargs:
+            field_kwargs["validators"] = [
+                validator for validator in field_kwargs["validators"] if not isinstance(validator, UniqueValidator)
+            ]
+        return field_class, field_kwargs
 
 
 class KeyRelatedField(serializers.SlugRelatedField):
@@ -147,7 +160,7 @@ class WorkstreamSerializer(HubModelSerializer):
 class TaskSerializer(HubModelSerializer):
     """A task; `workstream` is the workstream's key and `repo` its repo's slug."""
 
-    workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all())
+    workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.select_related("repo"))
     repo = serializers.CharField(source="workstream.repo.slug", read_only=True)
     status = status_field("task")
     priority = serializers.ChoiceField(choices=Task.Priority.choices, required=False)

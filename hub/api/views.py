@@ -167,6 +167,12 @@ class TaskViewSet(KeyedViewSet):
     def create_with_service(self, data: dict[str, Any]) -> Model:
         return services.task_create(data=data)
 
+    def _present(self, instance: Model) -> Any:
+        # A created task still holds the workstream (and its repo) the serializer looked up: no re-read.
+        if Task.workstream.is_cached(instance) and Workstream.repo.is_cached(instance.workstream):  # type: ignore[attr-defined]
+            return self.get_serializer(instance).data
+        return super()._present(instance)
+
     def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
         return services.task_update(task=instance, data=data)
 
