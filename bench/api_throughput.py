@@ -16,6 +16,7 @@ import http.client
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,15 @@ class Result:
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+    @classmethod
+    def merge(cls, parts: list["Result"]) -> "Result":
+        return cls(
+            parts[0].name,
+            [latency for part in parts for latency in part.latencies],
+            sum(part.elapsed for part in parts),
+            sum(part.errors for part in parts),
+        )
 
     def line(self) -> str:
         return (
@@ -183,9 +193,12 @@ def wait_for(port: int, deadline_s: float = 30.0) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=800, help="requests per scenario (default 800)")
+    parser.add_argument(
+        "--requests", type=int, default=800, help="requests per scenario, over all rounds (default 800)"
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
     args = parser.parse_args()
 
     _, maintenance_url, bench_url = database_urls()
@@ -240,46 +253,56 @@ def main() -> int:
         def get(path: str) -> Callable[[], tuple[str, str, dict[str, object] | None, str | None]]:
             return lambda: ("GET", path, None, token)
 
-        options = {"total": args.requests, "concurrency": args.concurrency}
+        per_round = max(20, args.requests // args.rounds)
+        options = {"total": per_round, "concurrency": args.concurrency}
         print(
-            f"gunicorn {args.workers} sync workers, {args.concurrency} client threads, {args.requests} requests "
-            f"per scenario, {WORKSTREAMS} workstreams x {TASKS_PER_WORKSTREAM} tasks seeded, NATS {nats_url}\n"
+            f"gunicorn {args.workers} sync workers, {args.concurrency} client threads, {args.rounds} rounds x "
+            f"{per_round} requests per scenario (scenarios interleaved in each round, so background load hits "
+            f"all alike), {WORKSTREAMS} workstreams x {TASKS_PER_WORKSTREAM} tasks seeded, NATS {nats_url}\n"
         )
-        results = {
-            "bare_write": run("bare view  POST /bare/tasks/", port, task_body("/bare/tasks/"), expect=201, **options),
-            "same_write": run(
-                "bare view  POST /bare/tasks-same-work/",
-                port,
-                task_body("/bare/tasks-same-work/"),
-                expect=201,
-                **options,
-            ),
-            "drf_write": run("DRF        POST /tasks/", port, task_body("/tasks/"), expect=201, **options),
-            "bare_read": run(
-                "bare view  GET /bare/workstreams/", port, get("/bare/workstreams/"), expect=200, **options
-            ),
-            "drf_read": run("DRF        GET /workstreams/", port, get("/workstreams/"), expect=200, **options),
-            "repo_up": run("NATS up    POST /repos/ (event)", port, repo_body, expect=201, **options),
-            "task_up": run("NATS up    POST /tasks/", port, task_body("/tasks/"), expect=201, **options),
+        scenarios: dict[str, tuple[str, Callable[[], tuple[str, str, dict[str, object] | None, str | None]], int]] = {
+            "bare_write": ("bare view  POST /bare/tasks/", task_body("/bare/tasks/"), 201),
+            "same_write": ("bare view  POST /bare/tasks-same-work/", task_body("/bare/tasks-same-work/"), 201),
+            "drf_write": ("DRF        POST /tasks/", task_body("/tasks/"), 201),
+            "bare_read": ("bare view  GET /bare/workstreams/", get("/bare/workstreams/"), 200),
+            "drf_read": ("DRF        GET /workstreams/", get("/workstreams/"), 200),
+            "repo_up": ("NATS up    POST /repos/ (event)", repo_body, 201),
+            "task_up": ("NATS up    POST /tasks/", task_body("/tasks/"), 201),
+            "repo_down": ("NATS down  POST /repos/ (event)", repo_body, 201),
+            "task_down": ("NATS down  POST /tasks/", task_body("/tasks/"), 201),
         }
-        devservers.stop_process(nats_process)
-        nats_process = None
-        results["repo_down"] = run("NATS down  POST /repos/ (event)", port, repo_body, expect=201, **options)
-        results["task_down"] = run("NATS down  POST /tasks/", port, task_body("/tasks/"), expect=201, **options)
+        rounds: list[dict[str, Result]] = []
+        nats_port = int(nats_url.rsplit(":", 1)[1])
+        for _ in range(args.rounds):
+            measured: dict[str, Result] = {}
+            for key, (name, make, expect) in scenarios.items():
+                if key == "repo_down":
+                    devservers.stop_process(nats_process)
+                measured[key] = run(name, port, make, expect=expect, **options)
+            _, nats_process = devservers.start_nats(Path(store.name), port=nats_port)
+            rounds.append(measured)
+        results = {key: Result.merge([measured[key] for measured in rounds]) for key in scenarios}
         for result in results.values():
             print(result.line())
 
-        write_ratio = results["drf_write"].throughput / results["bare_write"].throughput
-        same_ratio = results["drf_write"].throughput / results["same_write"].throughput
-        read_ratio = results["drf_read"].throughput / results["bare_read"].throughput
-        down_repo = results["repo_down"].percentile(0.5) / results["repo_up"].percentile(0.5)
-        down_task = results["task_down"].percentile(0.5) / results["task_up"].percentile(0.5)
-        down_repo_p99 = results["repo_down"].percentile(0.99) / results["repo_up"].percentile(0.99)
+        def ratio(
+            numerator: Callable[[dict[str, Result]], float], denominator: Callable[[dict[str, Result]], float]
+        ) -> float:
+            """The median over rounds of a per-round ratio."""
+            return statistics.median(numerator(measured) / denominator(measured) for measured in rounds)
+
+        write_ratio = ratio(lambda m: m["drf_write"].throughput, lambda m: m["bare_write"].throughput)
+        same_ratio = ratio(lambda m: m["drf_write"].throughput, lambda m: m["same_write"].throughput)
+        read_ratio = ratio(lambda m: m["drf_read"].throughput, lambda m: m["bare_read"].throughput)
+        down_repo = ratio(lambda m: m["repo_down"].percentile(0.5), lambda m: m["repo_up"].percentile(0.5))
+        down_task = ratio(lambda m: m["task_down"].percentile(0.5), lambda m: m["task_up"].percentile(0.5))
+        down_repo_p99 = ratio(lambda m: m["repo_down"].percentile(0.99), lambda m: m["repo_up"].percentile(0.99))
         failures = sum(result.errors for result in results.values())
         write_met = write_ratio >= 0.7
         nats_met = down_repo <= 1.1
         print()
-        print(f"DRF write / bare write (lookup + INSERT only): {write_ratio:.2f}  target >= 0.70: {verdict(write_met)}")
+        print("medians over rounds:")
+        print(f"DRF write / bare write (lookup + INSERT): {write_ratio:.2f}  target >= 0.70: {verdict(write_met)}")
         print(f"DRF write / bare write doing the same work (token, permission, service): {same_ratio:.2f}")
         print(f"DRF read  / bare read (same selector query, no auth): {read_ratio:.2f}")
         print(

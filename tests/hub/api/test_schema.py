@@ -109,7 +109,7 @@ def aim_at_existing_objects(case: Any) -> None:
 
 @fuzzed.parametrize()
 @settings(
-    max_examples=int(os.environ.get("STATEHUB_FUZZ_EXAMPLES", "25")),
+    max_examples=int(os.environ.get("STATEHUB_FUZZ_EXAMPLES", "15")),
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
