@@ -68,6 +68,10 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             return [IsAdminUser()]
         return super().get_permissions()
 
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        # Requeueing takes no body: the browsable API shows it an empty form.
+        return serializers.Serializer if self.action == "requeue" else OutboxEventSerializer
+
     def get_object(self) -> OutboxEvent:
         try:
             event_id = uuid.UUID(str(self.kwargs["id"]))
@@ -90,7 +94,7 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     )
     def requeue(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         event = outbox_event_requeue(event=self.get_object())
-        return Response(self.get_serializer(event).data)
+        return Response(OutboxEventSerializer(event, context=self.get_serializer_context()).data)
 
 
 HealthSerializer = inline_serializer(

@@ -69,7 +69,13 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def _present(self, instance: Model) -> Any:
         """Serialize a written object as the list shows it (relations and counts loaded afresh)."""
-        return self.get_serializer(self.get_queryset().get(pk=instance.pk)).data
+        return self._output(self.get_queryset().get(pk=instance.pk))
+
+    def _output(self, instance: Model) -> Any:
+        """The object's representation (whatever serializer validated the request)."""
+        output_class = self.serializer_class
+        assert output_class is not None
+        return output_class(instance, context=self.get_serializer_context()).data
 
 
 class DomainViewSet(KeyedViewSet):
@@ -119,6 +125,10 @@ class DomainGoalViewSet(KeyedViewSet):
         if self.action == "activate":
             return [ModelChangePermission()]
         return super().get_permissions()
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        # Activation takes no body: the browsable API shows it an empty form.
+        return serializers.Serializer if self.action == "activate" else DomainGoalSerializer
 
     def create_with_service(self, data: dict[str, Any]) -> Model:
         return services.domain_goal_create(data=data)
@@ -170,7 +180,7 @@ class TaskViewSet(KeyedViewSet):
     def _present(self, instance: Model) -> Any:
         # A created task still holds the workstream (and its repo) the serializer looked up: no re-read.
         if Task.workstream.is_cached(instance) and Workstream.repo.is_cached(instance.workstream):  # type: ignore[attr-defined]
-            return self.get_serializer(instance).data
+            return self._output(instance)
         return super()._present(instance)
 
     def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
@@ -191,6 +201,10 @@ class DecisionViewSet(KeyedViewSet):
             return [ModelChangePermission()]
         return super().get_permissions()
 
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        # The browsable API's form for `resolve` asks for the resolution, not a whole decision.
+        return DecisionResolveSerializer if self.action == "resolve" else DecisionSerializer
+
     def create_with_service(self, data: dict[str, Any]) -> Model:
         return services.decision_create(data=data)
 
@@ -205,7 +219,7 @@ class DecisionViewSet(KeyedViewSet):
     )
     def resolve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         decision = self.get_object()
-        body = DecisionResolveSerializer(data=request.data)
+        body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         decision = services.decision_resolve(
             decision=decision,

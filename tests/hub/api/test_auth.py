@@ -150,3 +150,26 @@ def test_docs_page_uses_local_assets(reader_api: APIClient) -> None:
     assert page.status_code == 200
     assert b"drf_spectacular_sidecar/swagger-ui-dist" in page.content
     assert b"cdn.jsdelivr" not in page.content
+
+
+def test_the_browsable_api_offers_a_resolution_form_for_resolve(writer: User, objects: Any) -> None:
+    client = APIClient()
+    client.force_login(writer)
+
+    page = client.get("/decisions/DEC/resolve", HTTP_ACCEPT="text/html")
+
+    assert page.status_code == 405  # POST only, but the page still renders the POST form
+    assert b'name="rationale"' in page.content
+    assert b'name="question"' not in page.content
+
+
+def test_a_logged_in_browser_can_post_through_the_session(writer: User, objects: Any) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(writer)
+    client.get("/api-auth/login/")
+    token = client.cookies["csrftoken"].value
+
+    response = client.post("/progress-events/", {"summary": "from the browser"}, format="json", HTTP_X_CSRFTOKEN=token)
+
+    assert response.status_code == 201, response.content
+    assert response.json()["author"] == "writer"
