@@ -173,3 +173,14 @@ def test_a_logged_in_browser_can_post_through_the_session(writer: User, objects:
 
     assert response.status_code == 201, response.content
     assert response.json()["author"] == "writer"
+
+
+def test_the_browsable_api_form_encoding_is_accepted(api: APIClient, objects: Any) -> None:
+    response = api.post(
+        "/decisions/",
+        {"key": "DEC-FORM", "title": "From a form", "options": ["left", "right"], "repo": "", "workstream": "WS"},
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["options"] == ["left", "right"]
+    assert response.json()["repo"] is None
