@@ -3,10 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from statehub.metrics import metrics_view
+
 admin.site.site_header = "State Hub"
 admin.site.site_title = "State Hub admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("hub.api.sync_urls")),
+    path("", include("hub.api.urls")),
 ]

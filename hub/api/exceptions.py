@@ -1,16 +1,28 @@
-"""One place that maps the hub's domain errors to HTTP responses."""
+"""One place that maps the hub's domain errors (and stray framework errors) to HTTP responses."""
 
+import logging
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from events.services import OutboxStateError
 from hub.errors import Conflict, HubError, InvalidTransition, NotFound, ValidationFailed
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus: InvalidTransition/Conflict → 409, NotFound → 404, ValidationFailed → 400."""
+    """DRF's handler, plus: InvalidTransition/Conflict → 409, NotFound → 404, ValidationFailed → 400.
+
+    Also: an outbox action on an event in the wrong status → 409 `invalid_transition`; a Django
+    ValidationError that escaped a serializer → 400 field errors; a value the database refuses
+    (DataError: out of range, bad encoding) → 400 rather than 500.
+    """
     if isinstance(exc, InvalidTransition | Conflict):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, NotFound):
@@ -20,4 +32,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, HubError):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, OutboxStateError):
+        return Response({"detail": str(exc), "code": "invalid_transition"}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DjangoValidationError):
+        return Response(as_serializer_error(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DataError):
+        logger.warning("The database refused a value from %s", context.get("request"), exc_info=exc)
+        return Response(
+            {"detail": "The database refused a value in this request.", "code": "invalid"},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     return drf_exception_handler(exc, context)

@@ -1,0 +1,134 @@
+"""API views of the outbox (`/events/`, the audit log of lifecycle events) and `/health`."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events.health import health_report
+from events.models import OutboxEvent
+from events.services import outbox_event_requeue
+
+ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event id.")
+
+
+class OutboxEventSerializer(serializers.ModelSerializer):
+    """An outbox row: the envelope as published (or to be) and its delivery state."""
+
+    type = serializers.CharField(source="subject", read_only=True)
+
+    class Meta:
+        model = OutboxEvent
+        fields = [
+            "id",
+            "type",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "published_at",
+            "stream_seq",
+            "last_error",
+            "created_at",
+            "envelope",
+        ]
+        read_only_fields = fields
+
+
+class OutboxEventFilter(django_filters.FilterSet):
+    """`?type=` (the subject), `?status=`, `?since=` (recorded at or after)."""
+
+    type = django_filters.CharFilter(field_name="subject", max_length=200)
+    status = django_filters.ChoiceFilter(choices=OutboxEvent.Status.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = OutboxEvent
+        fields = ["type", "status"]
+
+
+class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The outbox as an audit log; staff may requeue a `failed` or `skipped` event."""
+
+    queryset = OutboxEvent.objects.all()
+    serializer_class = OutboxEventSerializer
+    filterset_class = OutboxEventFilter
+    ordering_fields: ClassVar[list[str]] = ["created_at", "published_at", "attempts", "status"]
+    lookup_url_kwarg = "id"
+
+    def get_permissions(self) -> Sequence[Any]:
+        if self.action == "requeue":
+            return [IsAdminUser()]
+        return super().get_permissions()
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        # Requeueing takes no body: the browsable API shows it an empty form.
+        return serializers.Serializer if self.action == "requeue" else OutboxEventSerializer
+
+    def get_object(self) -> OutboxEvent:
+        try:
+            event_id = uuid.UUID(str(self.kwargs["id"]))
+        except ValueError:
+            raise exceptions.NotFound(f"No event {self.kwargs['id']!r}: event ids are UUIDs.") from None
+        event = self.get_queryset().filter(pk=event_id).first()
+        if event is None:
+            raise exceptions.NotFound(f"No event {event_id}.")
+        return event
+
+    @extend_schema(parameters=[ID_PARAMETER])
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        request=None,
+        responses={200: OutboxEventSerializer},
+        parameters=[ID_PARAMETER],
+        description="Staff only: put a `failed` or `skipped` event back to `pending` (409 for any other status).",
+    )
+    def requeue(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        event = outbox_event_requeue(event=self.get_object())
+        return Response(OutboxEventSerializer(event, context=self.get_serializer_context()).data)
+
+
+HealthSerializer = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "degraded", "down"]),
+        "database": serializers.ChoiceField(choices=["ok", "unreachable"]),
+        "nats": serializers.ChoiceField(choices=["ok", "unconfigured", "unreachable"]),
+        "outbox": inline_serializer(
+            "HealthOutbox",
+            {
+                "pending": serializers.IntegerField(allow_null=True),
+                "failed": serializers.IntegerField(allow_null=True),
+                "oldest_pending_age_s": serializers.FloatField(allow_null=True),
+            },
+        ),
+    },
+)
+
+
+class HealthView(APIView):
+    """Liveness for monitors (no auth): database, NATS and outbox backlog; 503 when the database is down."""
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = ()
+
+    @extend_schema(
+        auth=[],
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(HealthSerializer, description="The database is unreachable."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        serving, body = health_report()
+        return Response(body, status=status.HTTP_200_OK if serving else status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,72 @@
+"""Routes of the API at the root paths of DESIGN §7; each also answers in the other trailing-slash form."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.urls import URLPattern, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import APIRootView
+
+from events.api import HealthView, OutboxEventViewSet
+from hub.api import views
+from hub.api.schema import alias_of
+
+COLLECTION: dict[str, Any] = {"get": "list", "post": "create"}
+ITEM: dict[str, Any] = {"get": "retrieve", "patch": "partial_update"}
+
+
+def route(route_path: str, view: Callable[..., Any], name: str) -> list[URLPattern]:
+    """The path as documented, plus an undocumented alias with or without the trailing slash."""
+    alias = route_path[:-1] if route_path.endswith("/") else route_path + "/"
+    return [path(route_path, view, name=name), path(alias, alias_of(view), name=f"{name}-alias")]
+
+
+def keyed(prefix: str, viewset: Any, basename: str, lookup: str = "key") -> list[URLPattern]:
+    """Collection (`GET, POST`) and item (`GET, PATCH`) routes of a viewset; other methods get 405."""
+    return [
+        *route(f"{prefix}/", viewset.as_view(COLLECTION), f"{basename}-list"),
+        *route(f"{prefix}/<str:{lookup}>/", viewset.as_view(ITEM), f"{basename}-detail"),
+    ]
+
+
+api_root = APIRootView.as_view(
+    api_root_dict={
+        "domains": "domain-list",
+        "repos": "repo-list",
+        "domain-goals": "domain-goal-list",
+        "workstreams": "workstream-list",
+        "tasks": "task-list",
+        "decisions": "decision-list",
+        "progress-events": "progress-event-list",
+        "next-steps": "next-steps",
+        "events": "event-list",
+        "health": "health",
+        "schema": "schema",
+        "docs": "docs",
+    }
+)
+
+urlpatterns = [
+    path("", api_root, name="api-root"),
+    *keyed("domains", views.DomainViewSet, "domain", lookup="slug"),
+    *keyed("repos", views.RepoViewSet, "repo", lookup="slug"),
+    *keyed("domain-goals", views.DomainGoalViewSet, "domain-goal"),
+    *route(
+        "domain-goals/<str:key>/activate",
+        views.DomainGoalViewSet.as_view({"post": "activate"}),
+        "domain-goal-activate",
+    ),
+    *keyed("workstreams", views.WorkstreamViewSet, "workstream"),
+    *keyed("tasks", views.TaskViewSet, "task"),
+    *keyed("decisions", views.DecisionViewSet, "decision"),
+    *route("decisions/<str:key>/resolve", views.DecisionViewSet.as_view({"post": "resolve"}), "decision-resolve"),
+    *route("progress-events/", views.ProgressEventViewSet.as_view(COLLECTION), "progress-event-list"),
+    *route("next-steps/", views.NextStepsView.as_view(), "next-steps"),
+    *route("events/", OutboxEventViewSet.as_view({"get": "list"}), "event-list"),
+    *route("events/<str:id>/", OutboxEventViewSet.as_view({"get": "retrieve"}), "event-detail"),
+    *route("events/<str:id>/requeue", OutboxEventViewSet.as_view({"post": "requeue"}), "event-requeue"),
+    *route("health", HealthView.as_view(), "health"),
+    *route("schema/", SpectacularAPIView.as_view(), "schema"),
+    *route("docs/", SpectacularSwaggerView.as_view(url_name="schema"), "docs"),
+    path("", include("hub.api.sync_urls")),
+]

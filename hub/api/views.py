@@ -1,0 +1,275 @@
+"""API views: validate the request's shape, call one service or selector, serialize the result."""
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hub import selectors, services
+from hub.api import filters
+from hub.api.permissions import ModelChangePermission
+from hub.api.serializers import (
+    DecisionResolveSerializer,
+    DecisionSerializer,
+    DomainGoalSerializer,
+    DomainSerializer,
+    NextStepSerializer,
+    ProgressEventSerializer,
+    RepoSerializer,
+    TaskSerializer,
+    WorkstreamSerializer,
+)
+from hub.errors import NotFound
+from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+
+
+def caller_name(request: Request) -> str:
+    """The name writes are attributed to when the body names nobody."""
+    return str(request.user.get_username())
+
+
+class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """List, create, read and patch objects named by key (or UUID) in the URL; every write goes to a service."""
+
+    lookup_url_kwarg = "key"
+    model: ClassVar[type[Model]]
+    ordering_fields: ClassVar[list[str]] = ["created_at", "updated_at"]
+
+    def get_object(self) -> Any:
+        value = self.kwargs[self.lookup_url_kwarg]
+        if "\x00" in value:
+            raise NotFound(f"No {self.model._meta.verbose_name} {value!r}.")
+        instance = selectors.get_by_key_or_id(self.model, value, queryset=self.get_queryset())
+        self.check_object_permissions(self.request, instance)
+        return instance
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = self.create_with_service(dict(serializer.validated_data))
+        return Response(self._present(instance), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        instance = self.update_with_service(instance, dict(serializer.validated_data))
+        return Response(self._present(instance))
+
+    def create_with_service(self, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def _present(self, instance: Model) -> Any:
+        """Serialize a written object as the list shows it (relations and counts loaded afresh)."""
+        return self._output(self.get_queryset().get(pk=instance.pk))
+
+    def _output(self, instance: Model) -> Any:
+        """The object's representation (whatever serializer validated the request)."""
+        output_class = self.serializer_class
+        assert output_class is not None
+        return output_class(instance, context=self.get_serializer_context()).data
+
+
+class DomainViewSet(KeyedViewSet):
+    """Domains, by slug."""
+
+    model = Domain
+    lookup_url_kwarg = "slug"
+    queryset = Domain.objects.all()
+    serializer_class = DomainSerializer
+    filterset_class = filters.DomainFilter
+    ordering_fields = ["slug", "name", "status", "created_at", "updated_at"]
+
+    def create_with_service(self, data: dict[str, Any]) -> Model:
+        return services.domain_create(data=data)
+
+    def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
+        return services.domain_update(domain=instance, data=data)
+
+
+class RepoViewSet(KeyedViewSet):
+    """Repos, by slug; creating one registers it and records `org.statehub.repo.registered`."""
+
+    model = Repo
+    lookup_url_kwarg = "slug"
+    queryset = Repo.objects.select_related("domain")
+    serializer_class = RepoSerializer
+    filterset_class = filters.RepoFilter
+    ordering_fields = ["slug", "name", "status", "last_synced_at", "created_at", "updated_at"]
+
+    def create_with_service(self, data: dict[str, Any]) -> Model:
+        return services.repo_register(data=data)
+
+    def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
+        return services.repo_update(repo=instance, data=data)
+
+
+class DomainGoalViewSet(KeyedViewSet):
+    """Domain goals, by key; `activate` makes a proposed goal the domain's active one."""
+
+    model = DomainGoal
+    queryset = DomainGoal.objects.select_related("domain")
+    serializer_class = DomainGoalSerializer
+    filterset_class = filters.DomainGoalFilter
+    ordering_fields = ["key", "title", "status", "activated_at", "created_at", "updated_at"]
+
+    def get_permissions(self) -> Sequence[Any]:
+        if self.action == "activate":
+            return [ModelChangePermission()]
+        return super().get_permissions()
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        # Activation takes no body: the browsable API shows it an empty form.
+        return serializers.Serializer if self.action == "activate" else DomainGoalSerializer
+
+    def create_with_service(self, data: dict[str, Any]) -> Model:
+        return services.domain_goal_create(data=data)
+
+    def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
+        return services.domain_goal_update(goal=instance, data=data)
+
+    @extend_schema(
+        request=None,
+        responses={200: DomainGoalSerializer},
+        description="Activate a proposed goal; the domain's active goal becomes `superseded`. 409 unless proposed.",
+    )
+    def activate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        goal = services.domain_goal_activate(goal=self.get_object())
+        return Response(self._present(goal))
+
+
+class WorkstreamViewSet(KeyedViewSet):
+    """Workstreams, by key, with repo slug, domain slug and task counts; PATCH `status` follows the table."""
+
+    model = Workstream
+    queryset = Workstream.objects.none()
+    serializer_class = WorkstreamSerializer
+    filterset_class = filters.WorkstreamFilter
+    ordering_fields = ["key", "title", "priority", "status", "completed_at", "created_at", "updated_at"]
+
+    def get_queryset(self) -> QuerySet[Workstream]:
+        return selectors.workstream_list().order_by("priority", "key")
+
+    def create_with_service(self, data: dict[str, Any]) -> Model:
+        return services.workstream_create(data=data)
+
+    def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
+        return services.workstream_update(workstream=instance, data=data)
+
+
+class TaskViewSet(KeyedViewSet):
+    """Tasks, by key; PATCH `status` follows the transition table."""
+
+    model = Task
+    queryset = Task.objects.select_related("workstream__repo")
+    serializer_class = TaskSerializer
+    filterset_class = filters.TaskFilter
+    ordering_fields = ["key", "title", "priority", "status", "order", "last_activity_at", "created_at", "updated_at"]
+
+    def create_with_service(self, data: dict[str, Any]) -> Model:
+        return services.task_create(data=data)
+
+    def _present(self, instance: Model) -> Any:
+        # A created task still holds the workstream (and its repo) the serializer looked up: no re-read.
+        if Task.workstream.is_cached(instance) and Workstream.repo.is_cached(instance.workstream):  # type: ignore[attr-defined]
+            return self._output(instance)
+        return super()._present(instance)
+
+    def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
+        return services.task_update(task=instance, data=data)
+
+
+class DecisionViewSet(KeyedViewSet):
+    """Decisions, by key; `resolve` answers an open or escalated one and records `org.statehub.decision.resolved`."""
+
+    model = Decision
+    queryset = Decision.objects.select_related("repo", "workstream")
+    serializer_class = DecisionSerializer
+    filterset_class = filters.DecisionFilter
+    ordering_fields = ["key", "title", "status", "resolved_at", "created_at", "updated_at"]
+
+    def get_permissions(self) -> Sequence[Any]:
+        if self.action == "resolve":
+            return [ModelChangePermission()]
+        return super().get_permissions()
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        # The browsable API's form for `resolve` asks for the resolution, not a whole decision.
+        return DecisionResolveSerializer if self.action == "resolve" else DecisionSerializer
+
+    def create_with_service(self, data: dict[str, Any]) -> Model:
+        return services.decision_create(data=data)
+
+    def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
+        return services.decision_update(decision=instance, data=data, actor=caller_name(self.request))
+
+    @extend_schema(
+        request=DecisionResolveSerializer,
+        responses={200: DecisionSerializer},
+        description="Resolve an open or escalated decision (409 otherwise). `chosen_option` must be one of "
+        "`options`; `decided_by` defaults to the caller. Also appends a `milestone` progress event.",
+    )
+    def resolve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        decision = self.get_object()
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        decision = services.decision_resolve(
+            decision=decision,
+            rationale=body.validated_data["rationale"],
+            chosen_option=body.validated_data.get("chosen_option"),
+            decided_by=body.validated_data.get("decided_by") or caller_name(request),
+        )
+        return Response(self._present(decision))
+
+
+class ProgressEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The append-only progress log: list and add."""
+
+    queryset = ProgressEvent.objects.select_related("workstream", "task")
+    serializer_class = ProgressEventSerializer
+    filterset_class = filters.ProgressEventFilter
+    ordering_fields = ["created_at", "event_type"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        event = services.progress_event_add(
+            summary=data["summary"],
+            event_type=data.get("event_type", ProgressEvent.EventType.NOTE),
+            detail=data.get("detail", ""),
+            workstream=data.get("workstream"),
+            task=data.get("task"),
+            author=data.get("author") or caller_name(request),
+        )
+        return Response(self.get_serializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class NextStepsQuerySerializer(serializers.Serializer):
+    """The optional filters of `/next-steps/`."""
+
+    repo = serializers.CharField(required=False, max_length=100, help_text="Repo slug.")
+    workstream = serializers.CharField(required=False, max_length=100, help_text="Workstream key.")
+    domain = serializers.CharField(required=False, max_length=100, help_text="Domain slug.")
+
+
+@extend_schema(parameters=[NextStepsQuerySerializer])
+class NextStepsView(generics.ListAPIView):
+    """What to work on next (the read model behind MCP `get_next_steps`), each task with its reason."""
+
+    serializer_class = NextStepSerializer
+    permission_classes = [IsAuthenticated]
+    filter_backends = ()
+
+    def get_queryset(self) -> QuerySet[Task]:
+        query = NextStepsQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.next_steps_get(**query.validated_data)
