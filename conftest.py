@@ -47,7 +47,7 @@ def nats_server_url() -> Iterator[str]:
             devservers.stop_process(process)
 
 
-@pytest.fixture(autouse=True)
-def _plain_http_in_tests(settings: pytest.FixtureRequest) -> None:
-    """Tests run with production settings but talk plain HTTP to the test client."""
-    settings.SECURE_SSL_REDIRECT = False  # type: ignore[attr-defined]
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http_in_tests() -> None:
+    """Tests run with production settings but talk plain HTTP (set before any live server starts)."""
+    settings.SECURE_SSL_REDIRECT = False

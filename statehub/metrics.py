@@ -5,6 +5,7 @@ import os
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+import events.metrics  # noqa: F401 - registers the publish counters (at zero) before the first publish
 from events.collectors import OutboxCollector
 
 _outbox_registry = CollectorRegistry(auto_describe=False)
