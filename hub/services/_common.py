@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 
 from hub.errors import Conflict, ValidationFailed
@@ -23,10 +23,18 @@ def reject_unknown_fields(data: Mapping[str, Any], allowed: Iterable[str]) -> No
 
 def validate_and_save(instance: M, *, creating: bool = False) -> M:
     """Validate the instance like a model form would, then save it; constraint races become Conflict."""
+    # A fresh uuid4 primary key needs no uniqueness query.
+    exclude = {"id"} if creating else set()
     try:
-        instance.full_clean()
+        instance.full_clean(exclude=exclude, validate_constraints=False)
+        # Check constraints restate the field choices and validators just checked (and the database
+        # enforces them); only the unique ones need a query here, to give a clear message.
+        for constraint in instance._meta.constraints:
+            if isinstance(constraint, models.UniqueConstraint):
+                constraint.validate(type(instance), instance, exclude=exclude)
     except ValidationError as exc:
-        errors = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        by_field = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+        errors = {field: [str(m) for m in messages] for field, messages in by_field.items()}
         first = next(iter(errors.values()))[0] if errors else "Invalid input."
         raise ValidationFailed(first, errors=errors) from exc
     try:

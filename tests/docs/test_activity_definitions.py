@@ -51,7 +51,7 @@ def test_the_sweep_calls_the_alias_activity_core_uses_with_a_time_budget():
     assert (instruction["method"], path) == ("POST", "/consistency/sweep/remote-all")
     assert instruction["body"] == {"max_seconds": 300}
     view = resolve(path).func
-    assert "post" in {method.lower() for method in view.view_class.http_method_names}
+    assert "post" in {method.lower() for method in view.view_class.http_method_names}  # type: ignore[attr-defined]
 
 
 def test_the_cleanup_runs_a_command_the_hub_has_with_options_it_accepts():
