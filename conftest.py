@@ -48,6 +48,14 @@ def nats_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _publish_in_process() -> None:
+    """Publish tasks run in-process after commit, as with no broker; tests that need a broker set one."""
+    from statehub.celery import app
+
+    app.conf.task_always_eager = True
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _plain_http_in_tests() -> None:
     """Tests run with production settings but talk plain HTTP (set before any live server starts)."""
     settings.SECURE_SSL_REDIRECT = False

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -83,9 +82,10 @@ class JetStreamProbe:
 
 @pytest.fixture
 def jetstream(nats_server_url: str, settings: Any) -> Iterator[JetStreamProbe]:
-    """Point the hub at the private nats-server with an empty stream, and a fresh publisher."""
-    if os.environ.get("NATS_URL"):
-        pytest.skip("These tests delete the test stream; they run only on the private nats-server (unset NATS_URL).")
+    """Point the hub at the test nats-server with an empty stream, and a fresh publisher.
+
+    The stream is deleted first: `NATS_URL`, when set for a test run, must name a disposable server.
+    """
     settings.NATS_URL = nats_server_url
     probe = JetStreamProbe(nats_server_url, settings.NATS_STREAM)
     probe.delete_stream()
