@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models
 
 from hub.errors import Conflict, ValidationFailed
 
@@ -22,11 +22,20 @@ def reject_unknown_fields(data: Mapping[str, Any], allowed: Iterable[str]) -> No
 
 
 def validate_and_save(instance: M, *, creating: bool = False) -> M:
-    """Validate the instance like a model form would, then save it; constraint races become Conflict."""
-    # A fresh uuid4 primary key needs no uniqueness query.
+    """Validate the instance like a model form would, then save it; constraint races become Conflict.
+
+    Called inside a service's `transaction.atomic`, which rolls the whole write back on Conflict.
+    """
+    # A fresh uuid4 primary key needs no uniqueness query, and a related object the caller already
+    # loaded needs no existence query (the foreign key constraint still guards against a race).
     exclude = {"id"} if creating else set()
+    loaded = {
+        field.name
+        for field in instance._meta.concrete_fields
+        if isinstance(field, models.ForeignKey) and field.is_cached(instance)
+    }
     try:
-        instance.full_clean(exclude=exclude, validate_constraints=False)
+        instance.full_clean(exclude=exclude | loaded, validate_constraints=False)
         # Check constraints restate the field choices and validators just checked (and the database
         # enforces them); only the unique ones need a query here, to give a clear message.
         for constraint in instance._meta.constraints:
@@ -38,8 +47,7 @@ def validate_and_save(instance: M, *, creating: bool = False) -> M:
         first = next(iter(errors.values()))[0] if errors else "Invalid input."
         raise ValidationFailed(first, errors=errors) from exc
     try:
-        with transaction.atomic():
-            instance.save(force_insert=creating)
+        instance.save(force_insert=creating)
     except IntegrityError as exc:
         raise Conflict(f"This change conflicts with existing data: {exc.__cause__ or exc}") from exc
     return instance
