@@ -91,7 +91,7 @@ def serve(args: list[str]) -> int:
         f"  login: {username} / {password}   (kept in var/dev-admin.txt)\n"
         f"  API token: {token}\n"
         f"  try:  curl -H 'Authorization: Token {token}' http://{address}/workstreams/\n"
-        f"  watch events:  NATS_URL={env['NATS_URL']} .venv/bin/python manage.py tail_events\n",
+        f"  watch events:  DJANGO_DEBUG=true NATS_URL={env['NATS_URL']} .venv/bin/python manage.py tail_events\n",
         flush=True,
     )
     try:
