@@ -91,7 +91,7 @@ DOMAIN_GOAL_ACTIVATED = Subject(
 TASK_STALE = Subject(
     name="org.statehub.task.stale",
     when="One per task that `cleanup_stale_tasks` cancels.",
-    recorded_by="`hub.services.task_cancel_stale` (`manage.py cleanup_stale_tasks`)",
+    recorded_by="`hub.services.maintenance.stale_tasks_cancel_batch` (`manage.py cleanup_stale_tasks`)",
     attributes=(
         ("task_id", "UUID of the task"),
         ("task_key", "the task id, e.g. CUST-WP-0040-T05"),

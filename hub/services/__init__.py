@@ -11,7 +11,6 @@ from hub.services.domains import (
     repo_update,
 )
 from hub.services.workstreams import (
-    task_cancel_stale,
     task_counts,
     task_create,
     task_update,
@@ -31,7 +30,6 @@ __all__ = [
     "progress_event_add",
     "repo_register",
     "repo_update",
-    "task_cancel_stale",
     "task_counts",
     "task_create",
     "task_update",

@@ -16,12 +16,13 @@ from hub.models import ProgressEvent, Task, Workstream
 from hub.services._common import reject_unknown_fields
 from hub.services.decisions import progress_event_add
 from hub.services.workstreams import (
-    STALE_REASONS,
     TASK_FIELDS,
     _normalize_task_priority,
     workstream_build,
 )
 from hub.transitions import check_transition, normalize_status
+
+STALE_REASONS = ("workstream_closed", "missing_from_workplan")
 
 CLEANUP_AUTHOR = "cleanup_stale_tasks"
 CLOSED_WORKSTREAM_STATUSES = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
@@ -95,8 +96,8 @@ def _batches(batch_size: int) -> Iterator[list[tuple[Any, str]]]:
 def stale_tasks_cancel_batch(*, task_ids: list[Any]) -> dict[str, int]:
     """Cancel those of the given tasks that are stale now, recording one `task.stale` event each.
 
-    The batch form of `task_cancel_stale`, with the same effect per task: the task goes to
-    `cancel` and its event is recorded in the same transaction. The rule is re-checked under row
+    The one place a task is canceled as stale: each task goes to `cancel` and its event is
+    recorded in the same transaction. The rule is re-checked under row
     locks, so a task canceled by a parallel run, reopened, or whose workstream reopened meanwhile
     is left alone. One locking read and one UPDATE per batch instead of per task is what keeps a
     100k-task cleanup in seconds. Returns the number canceled per reason.
@@ -122,7 +123,7 @@ def stale_tasks_cancel_batch(*, task_ids: list[Any]) -> dict[str, int]:
         return counts
     now = timezone.now()
     for row in rows:
-        check_transition("task", row[3], Task.Status.CANCEL)  # the one table decides, as in task_cancel_stale
+        check_transition("task", row[3], Task.Status.CANCEL)  # the one table decides
     Task.objects.filter(pk__in=[row[0] for row in rows]).update(
         status=Task.Status.CANCEL, last_activity_at=now, updated_at=now
     )

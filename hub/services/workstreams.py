@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 import events
-from events.subjects import TASK_STALE, WORKSTREAM_COMPLETED
+from events.subjects import WORKSTREAM_COMPLETED
 from hub.errors import ValidationFailed
 from hub.models import Task, Workstream
 from hub.services._common import apply_fields, reject_unknown_fields, validate_and_save
@@ -36,7 +36,6 @@ TASK_FIELDS = {
     "blocking_reason",
     "missing_from_workplan_at",
 }
-STALE_REASONS = ("workstream_closed", "missing_from_workplan")
 
 
 def _normalize_task_priority(values: dict[str, Any]) -> None:
@@ -146,34 +145,4 @@ def task_update(*, task: Task, data: dict[str, Any]) -> Task:
         if "status" in changed:
             task.last_activity_at = timezone.now()
         validate_and_save(task)
-    return task
-
-
-@transaction.atomic
-def task_cancel_stale(*, task: Task, reason: str) -> Task:
-    """Cancel an open task that lost its reason to exist, and record `org.statehub.task.stale`."""
-    if reason not in STALE_REASONS:
-        raise ValidationFailed(f"Unknown stale reason {reason!r} (one of: {', '.join(STALE_REASONS)}).", field="reason")
-    task = Task.objects.select_for_update(of=("self",)).select_related("workstream__repo").get(pk=task.pk)
-    previous_status = task.status
-    check_transition("task", previous_status, Task.Status.CANCEL)
-    now = timezone.now()
-    task.status = Task.Status.CANCEL
-    task.last_activity_at = now
-    task.save(update_fields=["status", "last_activity_at", "updated_at"])
-    events.record(
-        TASK_STALE.name,
-        {
-            "task_id": task.id,
-            "task_key": task.key,
-            "title": task.title,
-            "workstream_key": task.workstream.key,
-            "workstream_status": task.workstream.status,
-            "repo_slug": task.workstream.repo.slug,
-            "previous_status": previous_status,
-            "reason": reason,
-            "canceled_at": now,
-        },
-        occurred_at=now,
-    )
     return task

@@ -18,6 +18,7 @@ from events.subjects import (
 )
 from hub import services
 from hub.models import Workstream
+from hub.services.maintenance import stale_tasks_cancel_batch
 from tests.factories import (
     DecisionFactory,
     DomainFactory,
@@ -97,7 +98,8 @@ def activate_goal() -> dict[str, Any]:
 
 def cancel_stale_task() -> dict[str, Any]:
     task = TaskFactory.create(key="CUST-WP-0040-T05", status="progress", workstream__status=Workstream.Status.COMPLETED)
-    task = services.task_cancel_stale(task=task, reason="workstream_closed")
+    stale_tasks_cancel_batch(task_ids=[task.pk])
+    task.refresh_from_db()
     return {
         "task_id": str(task.id),
         "task_key": "CUST-WP-0040-T05",
