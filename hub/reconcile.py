@@ -8,6 +8,7 @@ into the repositories. A PostgreSQL advisory lock keeps two fixing runs from int
 
 import contextlib
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,8 @@ CLOSED_WORKSTREAM = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
 WORKSTREAM_COMPARED = ("title", "status", "owner", "priority", "source_path")
 TASK_COMPARED = ("title", "status", "priority", "assignee", "order")
 WORKPLANS_PER_TRANSACTION = 50
+
+logger = logging.getLogger(__name__)
 
 
 class ReconciliationBusy(Conflict):
@@ -220,9 +223,20 @@ def sweep(*, repos: Iterable[Repo] | None = None, fix: bool, max_seconds: float 
             if not repo.local_path:
                 report.skipped.append({"repo": repo.slug, "reason": "no local_path"})
                 continue
-            report.repos.append(_RepoReconciliation(repo, fix=fix).run())
+            report.repos.append(_reconcile_or_report_failure(repo, fix=fix))
     report.elapsed_s = time.monotonic() - started
     return report
+
+
+def _reconcile_or_report_failure(repo: Repo, *, fix: bool) -> RepoReport:
+    """One repo's reconciliation; an unexpected failure becomes an error in its report, not the sweep's end."""
+    try:
+        return _RepoReconciliation(repo, fix=fix).run()
+    except Exception as exc:
+        logger.exception("Reconciliation of repo %s failed", repo.slug)
+        failed = RepoReport(repo=repo.slug, fix=fix)
+        failed.errors.append(Finding(kind="repo_failed", message=f"reconciliation failed: {exc}"))
+        return failed
 
 
 @dataclass

@@ -95,13 +95,27 @@ def workplan_files(directory: Path) -> list[Path]:
 
 def _load_yaml(text: str, *, file: str, first_line: int) -> Any:
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a subclass of the safe loader
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a subclass of the safe loader
     except yaml.YAMLError as exc:
         # The context mark is where the construct that failed began, usually the line to fix.
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else first_line
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise WorkplanError(f"invalid YAML: {problem}", file=file, line=line) from exc
+    if _has_nul(data):
+        # PostgreSQL refuses NUL in text; a YAML escape ("\0") can produce one.
+        raise WorkplanError("a value contains a NUL character", file=file, line=first_line)
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _text(value: Any) -> str:
@@ -201,6 +215,8 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise WorkplanError(f"not UTF-8 text: {exc.reason}", file=path, line=None) from exc
+    if "\x00" in text:
+        raise WorkplanError("contains a NUL character", file=path, line=text[: text.index("\x00")].count("\n") + 1)
     lines = text.splitlines()
     front_text, body_start = _split_front_matter(lines, file=path)
     front = _load_yaml(front_text, file=path, first_line=2)

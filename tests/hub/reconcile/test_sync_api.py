@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
 from hub.models import Repo, Workstream
-from hub.reconcile import LOCK_KEY
+from hub.reconcile import LOCK_KEY, _RepoReconciliation
 from tests.factories import RepoFactory
 from tests.hub.reconcile.support import register, switch_checkout
 
@@ -161,3 +161,23 @@ def test_second_concurrent_sweep_is_409(client, tmp_path, other_session):
     assert response.status_code == 409
     other_session.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
     assert client.post("/consistency/sweep/remote-all", {"max_seconds": 300}, format="json").status_code == 200
+
+
+def test_a_repo_that_fails_does_not_stop_the_sweep(client, tmp_path, monkeypatch):
+    register(tmp_path, "clean")
+    register(tmp_path, "closed", slug="closed-repo")
+    original = _RepoReconciliation.run
+
+    def fail_for_one_repo(self):
+        if self.repo.slug == "closed-repo":
+            raise RuntimeError("disk on fire")
+        return original(self)
+
+    monkeypatch.setattr(_RepoReconciliation, "run", fail_for_one_repo)
+    response = client.post("/consistency/sweep", {"max_seconds": 300}, format="json")
+
+    assert response.status_code == 200
+    reports = {r["repo"]: r for r in response.json()["repos"]}
+    assert reports["closed-repo"]["errors"][0]["message"] == "reconciliation failed: disk on fire"
+    assert reports["fixture-repo"]["counts"]["errors"] == 0
+    assert Repo.objects.get(slug="fixture-repo").last_synced_at is not None

@@ -115,3 +115,13 @@ def test_title_falls_back_to_the_first_heading_without_the_key():
     assert spec.title == "Heading title"
     assert spec.status == "proposed"
     assert spec.tasks == []
+
+
+def test_a_nul_character_in_a_value_is_an_error_not_a_database_failure():
+    escaped = b'---\nid: X-WP-0001\ntitle: "bad\\0title"\n---\n'
+    with pytest.raises(WorkplanError, match="NUL") as excinfo:
+        parse_workplan(escaped, path="x.md")
+    assert excinfo.value.line == 2
+    with pytest.raises(WorkplanError, match="NUL") as excinfo:
+        parse_workplan(b"---\nid: X-WP-0001\n---\n\n## Task T1: a\x00b\n", path="x.md")
+    assert excinfo.value.line == 5
