@@ -41,6 +41,11 @@ def test_front_matter_carries_what_activity_core_reads(path):
     assert health["url"].endswith("/health")
     assert resolve(health["url"].replace("${STATE_HUB_URL}", "")).url_name is not None
     assert "skip" in data["rule"]["otherwise"]
+    # Gate on what /health really says about serving (the database), not on `status`, which a single
+    # dead-letter event turns to "degraded".
+    assert "status_code == 200" in data["rule"]["when"]
+    assert "body.database == 'ok'" in data["rule"]["when"]
+    assert "body.status" not in data["rule"]["when"]
 
 
 def test_the_sweep_calls_the_alias_activity_core_uses_with_a_time_budget():
