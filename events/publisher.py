@@ -227,6 +227,16 @@ class _Connection:
             return False
         return False
 
+    async def stream_covers(self, stream: str, subject: str, timeout: float) -> bool | None:
+        """Whether the stream exists and one of its subject filters matches; None when the server did not say."""
+        try:
+            info = await self.nc.jetstream(timeout=timeout).stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            return False
+        except Exception:
+            return None
+        return any(subject_matches(subject_filter, subject) for subject_filter in info.config.subjects or [])
+
     async def ensure_stream(self, stream: str, timeout: float) -> None:
         """Create the stream with subjects `org.>`; a stream that already exists counts as success."""
         js = self.nc.jetstream(timeout=timeout)
@@ -238,6 +248,17 @@ class _Connection:
             logger.info("Stream %s already exists (created concurrently).", stream)
             return
         logger.info("Ensured JetStream stream %s (subjects %s).", stream, ", ".join(STREAM_SUBJECTS))
+
+
+def subject_matches(subject_filter: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, a final `>` is one or more tokens."""
+    wanted, parts = subject_filter.split("."), subject.split(".")
+    for position, part in enumerate(wanted):
+        if part == ">":
+            return len(parts) > position
+        if position >= len(parts) or part not in ("*", parts[position]):
+            return False
+    return len(parts) == len(wanted)
 
 
 class _Publisher:
@@ -288,11 +309,17 @@ class _Publisher:
             return results
         again = await connection.publish_all([messages[index] for index in missing], config.publish_timeout)
         for index, result in zip(missing, again, strict=True):
-            results[index] = (
-                _permanent(f"No stream covers {messages[index].subject} even after ensuring {config.stream}.")
-                if result is _NO_STREAM
-                else result
-            )
+            if result is not _NO_STREAM:
+                results[index] = result
+                continue
+            subject = messages[index].subject
+            # Permanent only when the stream provably does not take this subject (e.g. it was created
+            # elsewhere with other subjects); a stream that exists but is briefly unavailable (restart,
+            # leader election) answers "no responders" too, and that is worth retrying.
+            if await connection.stream_covers(config.stream, subject, config.publish_timeout) is False:
+                results[index] = _permanent(f"No stream covers {subject} even after ensuring {config.stream}.")
+            else:
+                results[index] = _retry(f"JetStream did not answer for {subject} (stream {config.stream} unavailable).")
         return results
 
     async def _connect(self, config: _Config) -> _Connection:

@@ -10,7 +10,7 @@ import nats
 import pytest
 
 from events import publisher
-from events.publisher import OutgoingMessage, PublishResult, publish_event, publish_messages
+from events.publisher import OutgoingMessage, PublishResult, publish_event, publish_messages, subject_matches
 
 pytestmark = pytest.mark.nats
 
@@ -129,3 +129,18 @@ def test_a_payload_over_the_limit_is_a_permanent_failure(jetstream: Any) -> None
     [result] = publish_messages([OutgoingMessage("org.statehub.repo.registered", b"x" * 2_000_000, "big")])
 
     assert result.outcome == "permanent"
+
+
+@pytest.mark.parametrize(
+    ("subject_filter", "subject", "expected"),
+    [
+        ("org.>", "org.statehub.repo.registered", True),
+        ("org.>", "org", False),
+        ("org.*.repo.*", "org.statehub.repo.registered", True),
+        ("org.*", "org.statehub.repo", False),
+        ("other.>", "org.statehub.repo.registered", False),
+        ("org.statehub.repo.registered", "org.statehub.repo.registered", True),
+    ],
+)
+def test_subject_filters_match_as_nats_does(subject_filter: str, subject: str, expected: bool) -> None:
+    assert subject_matches(subject_filter, subject) is expected
