@@ -299,6 +299,10 @@ class _Publisher:
             # A plain subscriber on the subject (e.g. `tail_events`) answers instead of the missing
             # stream, so there is no "no responders" reply, only silence.
             missing = sorted(missing + timed_out)
+        elif timed_out and len(timed_out) == len(results):
+            # A server that accepts connections but does not acknowledge: fail fast for a while, so
+            # in-process publishing after commit does not cost every request the publish timeout.
+            self._mark_down(config, f"JetStream at {config.url} did not acknowledge in time; retried later.")
         if not missing:
             return results
         try:
@@ -326,22 +330,19 @@ class _Publisher:
         if self._connect_lock is None:
             self._connect_lock = asyncio.Lock()
         async with self._connect_lock:
+            if config.url == self._down_url and time.monotonic() < self._down_until:
+                raise _Unavailable(self._down_reason)
             connection = self._connection
             if connection is not None and connection.url == config.url and connection.usable:
                 return connection
             if connection is not None:
                 self._connection = None
                 await connection.close()
-            if config.url == self._down_url and time.monotonic() < self._down_until:
-                raise _Unavailable(self._down_reason)
             connection = _Connection(config.url)
             try:
                 await connection.open(config.connect_timeout)
             except Exception as exc:
-                self._down_url = config.url
-                self._down_until = time.monotonic() + config.down_backoff
-                self._down_reason = f"NATS at {config.url} is unreachable ({exc!r}); retried later."
-                logger.warning("%s", self._down_reason)
+                self._mark_down(config, f"NATS at {config.url} is unreachable ({exc!r}); retried later.")
                 await connection.close()
                 raise _Unavailable(self._down_reason) from exc
             self._down_until = 0.0
@@ -352,6 +353,10 @@ class _Publisher:
                 # Publishing reports the real problem; the stream is ensured again when it is missing.
                 logger.warning("Could not ensure stream %s on connect: %s", config.stream, exc)
             return connection
+
+    def _mark_down(self, config: _Config, reason: str) -> None:
+        self._down_url, self._down_until, self._down_reason = config.url, time.monotonic() + config.down_backoff, reason
+        logger.warning("%s", reason)
 
     def shutdown(self) -> None:
         """Close the connection and stop the loop thread (same process only)."""

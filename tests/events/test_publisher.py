@@ -1,6 +1,7 @@
 """The low-level publisher: PubAcks, dedupe, stream creation, fast failure while NATS is down."""
 
 import asyncio
+import socket
 import threading
 import time
 import uuid
@@ -144,3 +145,72 @@ def test_a_payload_over_the_limit_is_a_permanent_failure(jetstream: Any) -> None
 )
 def test_subject_filters_match_as_nats_does(subject_filter: str, subject: str, expected: bool) -> None:
     assert subject_matches(subject_filter, subject) is expected
+
+
+@pytest.fixture
+def silent_nats_url(tmp_path: Any) -> Any:
+    """A nats-server whose JetStream never acknowledges: no JetStream, and a subscriber that never replies."""
+    import subprocess
+
+    from statehub import devservers
+
+    port = devservers.free_port()
+    server = subprocess.Popen(
+        [devservers.nats_server_binary(), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"nats://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    ready = threading.Event()
+    stop = threading.Event()
+
+    def swallow_everything() -> None:
+        async def main() -> None:
+            nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
+
+            async def ignore(msg: Any) -> None:
+                return None
+
+            await nc.subscribe("org.>", cb=ignore)
+            await nc.subscribe("$JS.>", cb=ignore)
+            await nc.flush()
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+            await nc.close()
+
+        asyncio.run(main())
+
+    listener = threading.Thread(target=swallow_everything, daemon=True)
+    listener.start()
+    assert ready.wait(10)
+    yield url
+    stop.set()
+    listener.join(5)
+    devservers.stop_process(server)
+
+
+def test_a_server_that_never_acknowledges_costs_one_timeout_then_publishes_fail_fast(
+    silent_nats_url: str, settings: Any
+) -> None:
+    settings.NATS_URL = silent_nats_url
+    settings.NATS_PUBLISH_TIMEOUT_S = 0.5
+    publisher.reset_publisher()
+    try:
+        first = publish_event("org.statehub.repo.registered", envelope())
+        started = time.monotonic()
+        later = [publish_event("org.statehub.repo.registered", envelope()) for _ in range(5)]
+        elapsed = time.monotonic() - started
+    finally:
+        publisher.reset_publisher()
+
+    assert first.outcome == "retry" and first.timed_out
+    assert elapsed < 0.5
+    assert all(result.outcome == "retry" and "did not acknowledge" in result.error for result in later)
