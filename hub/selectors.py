@@ -47,6 +47,8 @@ _KEY_FIELD: dict[type[models.Model], str] = {
 
 def get_by_key_or_id(model: type[M], value: str, *, queryset: QuerySet[M] | None = None) -> M:
     """Find an object by its UUID or its human key; raise NotFound naming what was asked."""
+    if "\x00" in str(value):  # PostgreSQL refuses NUL in text; no key can contain one
+        raise NotFound(f"No {model._meta.verbose_name} {value!r}.")
     queryset = queryset if queryset is not None else model._default_manager.all()
     lookup = Q(**{_KEY_FIELD[model]: value}) if model in _KEY_FIELD else Q(pk=None)
     with contextlib.suppress(ValueError):

@@ -12,6 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("metrics", metrics_view, name="metrics"),
-    path("", include("hub.api.sync_urls")),
     path("", include("hub.api.urls")),
 ]

@@ -105,11 +105,13 @@ def list_pending_decisions() -> DecisionList:
 
 
 def _parse_since(value: str) -> dt.datetime:
-    moment = parse_datetime(value.strip())
-    if moment is None:
-        day = parse_date(value.strip())
-        if day is not None:
-            moment = dt.datetime.combine(day, dt.time.min)
+    try:
+        moment = parse_datetime(value.strip())
+        day = parse_date(value.strip()) if moment is None else None
+    except ValueError:  # well-formed but impossible, e.g. 2026-99-99
+        moment = day = None
+    if moment is None and day is not None:
+        moment = dt.datetime.combine(day, dt.time.min)
     if moment is None:
         raise ValidationFailed(
             f"since must be an ISO-8601 date or datetime (e.g. 2026-11-26T21:40:00Z), not {value!r}.", field="since"

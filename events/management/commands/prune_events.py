@@ -23,8 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         days = options["days"] if options["days"] is not None else settings.EVENTS_RETENTION_DAYS
-        if days < 0 or (options["batch_size"] is not None and options["batch_size"] <= 0):
-            raise CommandError("--days must be zero or more and --batch-size positive.")
+        if not 0 <= days <= 36500 or (options["batch_size"] is not None and options["batch_size"] <= 0):
+            raise CommandError("--days must be between 0 and 36500 and --batch-size positive.")
         cutoff = timezone.now() - dt.timedelta(days=days)
         deleted = outbox_events_prune(older_than=cutoff, batch_size=options["batch_size"])
         self.stdout.write(f"Deleted {deleted} published/skipped event(s) created before {cutoff:%Y-%m-%d %H:%M} UTC.")

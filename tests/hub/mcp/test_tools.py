@@ -188,6 +188,7 @@ def test_get_recent_progress_is_newest_first_limited_and_filtered_by_since(
     assert [e["summary"] for e in two["events"]] == ["1h ago", "2h ago"]
     assert [e["summary"] for e in today["events"]] == ["1h ago", "2h ago", "3h ago"]
     assert "ISO-8601" in mcp_client.error("get_recent_progress", {"since": "yesterday-ish"})
+    assert "ISO-8601" in mcp_client.error("get_recent_progress", {"since": "2026-99-99"})
     assert mcp_client.call("get_recent_progress", {"limit": 0}).is_error
 
 
@@ -275,6 +276,7 @@ def test_add_progress_event_appends_an_entry_authored_by_the_server_user(mcp_cli
     [
         ("get_workstream", {"workstream_id": "NOPE-WP-0001"}, "No workstream 'NOPE-WP-0001'"),
         ("get_workstream", {"workstream_id": str(uuid.UUID(int=7))}, "No workstream"),
+        ("get_workstream", {"workstream_id": "a\x00b"}, "No workstream"),
         ("list_tasks", {"workstream_id": "NOPE-WP-0001"}, "No workstream"),
         ("resolve_decision", {"decision_id": "DEC-9999", "rationale": "r"}, "No decision 'DEC-9999'"),
         ("add_progress_event", {"summary": "s", "event_type": "note", "task_id": "NOPE-T01"}, "No task 'NOPE-T01'"),
