@@ -46,16 +46,19 @@ def decision_update(*, decision: Decision, data: dict[str, Any], actor: str = ""
     if "options" in values:
         _validate_options(values["options"])
     decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    if "options" in values and decision.chosen_option and decision.chosen_option not in values["options"]:
+        raise ValidationFailed(f"The options must keep the chosen option '{decision.chosen_option}'.", field="options")
     if apply_fields(decision, values):
         validate_and_save(decision)
-    if target == Decision.Status.RESOLVED and decision.status != target:
+    if target == Decision.Status.RESOLVED and (decision.status != target or resolution):
         return decision_resolve(
             decision=decision,
             rationale=resolution.get("rationale", ""),
             chosen_option=resolution.get("chosen_option") or None,
             decided_by=resolution.get("decided_by") or actor,
         )
-    if resolution and decision.status != Decision.Status.RESOLVED:
+    if resolution:
+        # Set once, by resolving; a resolved decision's answer is not edited afterwards.
         raise ValidationFailed("Rationale, chosen option and decider are set by resolving the decision.")
     if target is not None and target != decision.status:
         check_transition("decision", decision.status, target)

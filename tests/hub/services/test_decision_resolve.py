@@ -77,3 +77,16 @@ def test_repo_is_kept_when_given():
     decision = DecisionFactory.create(repo=repo)
     services.decision_resolve(decision=decision, rationale="r", decided_by="alice")
     assert OutboxEvent.objects.get().envelope["attributes"]["repo_slug"] == "state-hub"
+
+
+def test_the_answer_of_a_resolved_decision_cannot_be_edited_afterwards():
+    decision = DecisionFactory.create(options=["a", "b"])
+    services.decision_resolve(decision=decision, rationale="r", decided_by="alice", chosen_option="a")
+    with pytest.raises(ValidationFailed, match="set by resolving"):
+        services.decision_update(decision=decision, data={"rationale": "rewritten"})
+    with pytest.raises(InvalidTransition):
+        services.decision_update(decision=decision, data={"status": "resolved", "rationale": "again"})
+    with pytest.raises(ValidationFailed, match="keep the chosen option"):
+        services.decision_update(decision=decision, data={"options": ["b", "c"]})
+    decision.refresh_from_db()
+    assert (decision.rationale, decision.options) == ("r", ["a", "b"])
