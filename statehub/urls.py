@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from statehub.metrics import metrics_view
+from statehub.metrics import MetricsView
 
 admin.site.site_header = "State Hub"
 admin.site.site_title = "State Hub admin"
@@ -11,6 +11,6 @@ admin.site.site_title = "State Hub admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
-    path("metrics", metrics_view, name="metrics"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("hub.api.urls")),
 ]

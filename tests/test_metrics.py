@@ -10,6 +10,25 @@ from events.models import OutboxEvent
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def client(client, django_user_model):
+    """A logged-in client: /metrics is authenticated like the rest of the API."""
+    client.force_login(django_user_model.objects.create_user("prometheus"))
+    return client
+
+
+def test_metrics_need_authentication(db):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    assert Client().get("/metrics").status_code == 401
+    token = Token.objects.create(user=get_user_model().objects.create_user("scraper"))
+    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+
+
 def _outbox_row(status: str, age_s: float) -> OutboxEvent:
     row = OutboxEvent.objects.create(subject="org.statehub.repo.registered", envelope={}, status=status)
     OutboxEvent.objects.filter(pk=row.pk).update(created_at=timezone.now() - dt.timedelta(seconds=age_s))
