@@ -160,41 +160,43 @@ def silent_nats_url(tmp_path: Any) -> Any:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"nats://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    ready = threading.Event()
-    stop = threading.Event()
+    try:
+        url = f"nats://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        ready = threading.Event()
+        stop = threading.Event()
 
-    def swallow_everything() -> None:
-        async def main() -> None:
-            nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
+        def swallow_everything() -> None:
+            async def main() -> None:
+                nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
 
-            async def ignore(msg: Any) -> None:
-                return None
+                async def ignore(msg: Any) -> None:
+                    return None
 
-            await nc.subscribe("org.>", cb=ignore)
-            await nc.subscribe("$JS.>", cb=ignore)
-            await nc.flush()
-            ready.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
-            await nc.close()
+                await nc.subscribe("org.>", cb=ignore)
+                await nc.subscribe("$JS.>", cb=ignore)
+                await nc.flush()
+                ready.set()
+                while not stop.is_set():
+                    await asyncio.sleep(0.05)
+                await nc.close()
 
-        asyncio.run(main())
+            asyncio.run(main())
 
-    listener = threading.Thread(target=swallow_everything, daemon=True)
-    listener.start()
-    assert ready.wait(10)
-    yield url
-    stop.set()
-    listener.join(5)
-    devservers.stop_process(server)
+        listener = threading.Thread(target=swallow_everything, daemon=True)
+        listener.start()
+        assert ready.wait(10)
+        yield url
+        stop.set()
+        listener.join(5)
+    finally:
+        devservers.stop_process(server)
 
 
 def test_a_server_that_never_acknowledges_costs_one_timeout_then_publishes_fail_fast(
