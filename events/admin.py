@@ -32,18 +32,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
     search_fields = ("subject",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    fields = (
-        "id",
-        "subject",
-        "status",
-        "attempts",
-        "created_at",
-        "next_attempt_at",
-        "published_at",
-        "stream_seq",
-        "last_error",
-        "envelope_pretty",
-    )
+    fields = (*list_display, "last_error", "envelope_pretty")
     readonly_fields = fields
     actions = ("requeue", "publish_now")
 
