@@ -27,7 +27,6 @@ def django_db_modify_db_settings(
 
         url = devservers.start_postgres(tmp_path_factory.mktemp("postgres") / "data", throwaway=True)
         database.update(environ.Env.db_url_config(url))
-        os.environ["STATEHUB_TEST_DATABASE_URL"] = url
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     test_name = f"test_statehub_{_CHECKOUT_TAG}" + (f"_{worker}" if worker else "")
     database.setdefault("TEST", {})["NAME"] = test_name

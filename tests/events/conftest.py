@@ -13,6 +13,7 @@ import pytest
 
 from events.publisher import reset_publisher
 from statehub.devservers import free_port
+from tests import childprocess
 
 
 @dataclass
@@ -132,8 +133,4 @@ def broker_unreachable() -> Iterator[str]:
 @pytest.fixture
 def test_database_url(db: None) -> str:
     """A DATABASE_URL for child processes that points at this session's test database."""
-    from django.db import connection
-
-    config = connection.settings_dict
-    auth = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
-    return f"postgres://{auth}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
+    return childprocess.database_url()

@@ -10,32 +10,20 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import connection
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp_types import CallToolResult, Tool
 
 from statehub import devservers
+from tests import childprocess
 
 ROOT = Path(__file__).resolve().parents[3]
 AGENT = "mcp-agent"
 WRITE_PERMISSIONS = ("change_decision", "add_progressevent")
-
-
-def child_database_url() -> str:
-    """DATABASE_URL of the test database, for a server process started by a test."""
-    database = connection.settings_dict
-    credentials = quote(database["USER"] or "", safe="")
-    if database.get("PASSWORD"):
-        credentials += ":" + quote(database["PASSWORD"], safe="")
-    host = quote(database.get("HOST") or "127.0.0.1", safe="")
-    port = database.get("PORT") or 5432
-    return f"postgres://{credentials}@{host}:{port}/{quote(database['NAME'], safe='')}"
 
 
 def child_environment(nats_url: str) -> dict[str, str]:
@@ -46,7 +34,7 @@ def child_environment(nats_url: str) -> dict[str, str]:
         if key not in {"STATEHUB_MCP_USER", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
     }
     environment.update(
-        DATABASE_URL=child_database_url(),
+        DATABASE_URL=childprocess.database_url(),
         DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "test-secret"),
         NATS_URL=nats_url,
         LOG_LEVEL="INFO",
