@@ -125,8 +125,14 @@ def _run_in_foreground(command: list[str], env: dict[str, str]) -> int:
     return 0 if stopped_by_signal else returncode
 
 
+def _exit_on_sigterm() -> None:
+    # atexit handlers, which stop the servers this process started, run only on a normal exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 def serve(args: list[str]) -> int:
     """Start local servers as needed, migrate, ensure a dev admin, and serve on 127.0.0.1:8000."""
+    _exit_on_sigterm()
     env = local_environment()
     _manage("migrate", "--noinput", env=env)
     credentials = _var_dir() / "dev-admin.txt"
@@ -163,6 +169,7 @@ def manage(args: list[str]) -> int:
     if not args:
         print("usage: python3 -m statehub.dev manage COMMAND [ARGS]", file=sys.stderr)
         return 2
+    _exit_on_sigterm()
     env = local_environment()
     migrated = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"],

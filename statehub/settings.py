@@ -172,6 +172,10 @@ EVENTS_PRUNE_BATCH_SIZE = env.int("EVENTS_PRUNE_BATCH_SIZE", default=5000)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 # With no broker configured, tasks run in-process (after commit, since they are enqueued from on_commit).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    # Nothing reaches a broker in-process; naming the in-memory transport stops kombu guessing
+    # "localhost" and warning about it on every command's stderr.
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -213,5 +217,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "nats": {"level": "WARNING"},
+        # In-process tasks (no broker) would print a "Task … succeeded" line into every command's
+        # output; a worker keeps them.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
     },
 }

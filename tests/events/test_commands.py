@@ -3,8 +3,11 @@
 import datetime as dt
 import io
 import json
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +18,11 @@ from django.utils import timezone
 from events.models import OutboxEvent
 from events.publisher import publish_event
 from hub import services
+from statehub import devservers
+from tests import childprocess
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_relay_events_once_publishes_the_backlog(jetstream: Any) -> None:
@@ -92,3 +98,30 @@ def test_tail_events_without_nats_url_says_so(nats_unset: None) -> None:
 def test_tail_events_fails_clearly_when_nats_is_unreachable(closed_nats_url: str) -> None:
     with pytest.raises(CommandError, match="Cannot connect"):
         call_command("tail_events", "--url", closed_nats_url, "--timeout", "1")
+
+
+def test_tail_events_says_one_line_per_reconnect_attempt_when_nats_goes_away(tmp_path: Path) -> None:
+    url, server = devservers.start_nats(tmp_path / "nats")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "tail_events", "--url", url, "--timeout", "7"],
+        cwd=ROOT,
+        env=childprocess.environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2.5)
+        devservers.stop_process(server)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        devservers.stop_process(server)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    reconnect_lines = [line for line in stderr.splitlines() if line.startswith("NATS: ")]
+    assert "Traceback" not in stderr
+    assert "NATS: disconnected; reconnecting." in reconnect_lines
+    assert any(line.endswith("; retrying.") for line in reconnect_lines), stderr
+    assert all(line.startswith(("NATS: ", "Listening on ")) for line in stderr.splitlines()), stderr

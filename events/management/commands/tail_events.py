@@ -43,7 +43,16 @@ class Command(BaseCommand):
         try:
             # Reconnect forever once connected, but give up on a server that is not there at start.
             nc = await asyncio.wait_for(
-                nats.connect(url, name="state-hub-tail", connect_timeout=2, max_reconnect_attempts=-1), timeout=3
+                nats.connect(
+                    url,
+                    name="state-hub-tail",
+                    connect_timeout=2,
+                    max_reconnect_attempts=-1,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                ),
+                timeout=3,
             )
         except Exception as exc:
             raise CommandError(f"Cannot connect to NATS at {url}: {exc}") from exc
@@ -68,6 +77,20 @@ class Command(BaseCommand):
             return received
         finally:
             await nc.close()
+
+    # nats-py's default callbacks log a full traceback on every failed reconnect attempt; a person
+    # watching the stream needs one line saying what happened.
+    async def _on_error(self, error: Exception) -> None:
+        self.stderr.write(f"NATS: {error or type(error).__name__}; retrying.")
+        self.stderr.flush()
+
+    async def _on_disconnected(self) -> None:
+        self.stderr.write("NATS: disconnected; reconnecting.")
+        self.stderr.flush()
+
+    async def _on_reconnected(self) -> None:
+        self.stderr.write("NATS: reconnected.")
+        self.stderr.flush()
 
     @staticmethod
     def _line(msg: Any) -> str:
