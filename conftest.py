@@ -58,3 +58,17 @@ def _publish_in_process() -> None:
 def _plain_http_in_tests() -> None:
     """Tests run with production settings but talk plain HTTP (set before any live server starts)."""
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_without_collectstatic() -> None:
+    """Pages render from the app directories, as if collectstatic had not run.
+
+    Production serves the collected, hashed files (WhiteNoise's manifest storage); that storage is
+    tested where its files are built: tests/test_static_files.py and the deploy smoke run.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
