@@ -54,3 +54,68 @@ def test_production_settings_pass_the_deployment_checks_with_no_warnings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def _production(**env: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    environment.update(
+        DJANGO_SECRET_KEY="a-long-random-production-secret-" + "k7Qx9Lm2Zp4Rt8Wv" * 3,
+        DJANGO_ALLOWED_HOSTS="testserver",
+        DJANGO_SETTINGS_MODULE="statehub.settings",
+    )
+    environment.update(env)
+    return environment
+
+
+def _status_of_a_plain_http_request_claiming_https(**env: str) -> str:
+    script = (
+        "import django; django.setup(); from django.test import Client; "
+        "response = Client().get('/domains/', HTTP_X_FORWARDED_PROTO='https'); "
+        "print(response.status_code, response.get('Location', ''))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=_production(**env), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_forwarded_proto_header_is_not_trusted_by_default() -> None:
+    assert _status_of_a_plain_http_request_claiming_https() == "301 https://testserver/domains/"
+
+
+def test_a_forwarded_proto_header_is_trusted_behind_a_configured_proxy() -> None:
+    # Taken as HTTPS: no redirect, the request reaches the API (which wants credentials).
+    assert _status_of_a_plain_http_request_claiming_https(DJANGO_TRUST_PROXY_HEADERS="true") == "401"
+
+
+def test_hsts_subdomains_and_preload_can_be_turned_off_and_the_deploy_checks_stay_clean() -> None:
+    environment = _production(
+        DJANGO_ALLOWED_HOSTS="hub.example.org",
+        DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS="false",
+        DJANGO_SECURE_HSTS_PRELOAD="false",
+    )
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    header = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.test import Client; "
+            "print(Client().get('/health', secure=True, HTTP_HOST='hub.example.org')['Strict-Transport-Security'])",
+        ],
+        env=environment,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert header.stdout.strip() == "max-age=31536000", header.stderr
