@@ -50,6 +50,9 @@ def alias_of(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     alias.schema_alias = True  # type: ignore[attr-defined]
+    # Not an API view of its own: the browsable API's breadcrumbs would list the page twice
+    # ("Decision List / Decision List") for the path with and without its trailing slash.
+    del alias.cls  # type: ignore[attr-defined]
     return alias
 
 

@@ -23,13 +23,22 @@ def route(route_path: str, view: Callable[..., Any], name: str) -> list[URLPatte
 
 def keyed(prefix: str, viewset: Any, basename: str, lookup: str = "key") -> list[URLPattern]:
     """Collection (`GET, POST`) and item (`GET, PATCH`) routes of a viewset; other methods get 405."""
+    # The suffixes name the pages of the browsable API and its breadcrumbs ("Decision List" / "Decision Instance").
     return [
-        *route(f"{prefix}/", viewset.as_view(COLLECTION), f"{basename}-list"),
-        *route(f"{prefix}/<str:{lookup}>/", viewset.as_view(ITEM), f"{basename}-detail"),
+        *route(f"{prefix}/", viewset.as_view(COLLECTION, suffix="List", detail=False), f"{basename}-list"),
+        *route(
+            f"{prefix}/<str:{lookup}>/", viewset.as_view(ITEM, suffix="Instance", detail=True), f"{basename}-detail"
+        ),
     ]
 
 
-api_root = APIRootView.as_view(
+class HubRootView(APIRootView):
+    """The organisation's engineering state: repos, workstreams and their tasks, decisions, domain goals, events."""
+
+    name = "State Hub"
+
+
+api_root = HubRootView.as_view(
     api_root_dict={
         "domains": "domain-list",
         "repos": "repo-list",
@@ -53,18 +62,34 @@ urlpatterns = [
     *keyed("domain-goals", views.DomainGoalViewSet, "domain-goal"),
     *route(
         "domain-goals/<str:key>/activate",
-        views.DomainGoalViewSet.as_view({"post": "activate"}),
+        views.DomainGoalViewSet.as_view({"post": "activate"}, name="Activate goal", detail=True),
         "domain-goal-activate",
     ),
     *keyed("workstreams", views.WorkstreamViewSet, "workstream"),
     *keyed("tasks", views.TaskViewSet, "task"),
     *keyed("decisions", views.DecisionViewSet, "decision"),
-    *route("decisions/<str:key>/resolve", views.DecisionViewSet.as_view({"post": "resolve"}), "decision-resolve"),
-    *route("progress-events/", views.ProgressEventViewSet.as_view(COLLECTION), "progress-event-list"),
+    *route(
+        "decisions/<str:key>/resolve",
+        views.DecisionViewSet.as_view({"post": "resolve"}, name="Resolve decision", detail=True),
+        "decision-resolve",
+    ),
+    *route(
+        "progress-events/",
+        views.ProgressEventViewSet.as_view(COLLECTION, suffix="List", detail=False),
+        "progress-event-list",
+    ),
     *route("next-steps/", views.NextStepsView.as_view(), "next-steps"),
-    *route("events/", OutboxEventViewSet.as_view({"get": "list"}), "event-list"),
-    *route("events/<str:id>/", OutboxEventViewSet.as_view({"get": "retrieve"}), "event-detail"),
-    *route("events/<str:id>/requeue", OutboxEventViewSet.as_view({"post": "requeue"}), "event-requeue"),
+    *route("events/", OutboxEventViewSet.as_view({"get": "list"}, suffix="List", detail=False), "event-list"),
+    *route(
+        "events/<str:id>/",
+        OutboxEventViewSet.as_view({"get": "retrieve"}, suffix="Instance", detail=True),
+        "event-detail",
+    ),
+    *route(
+        "events/<str:id>/requeue",
+        OutboxEventViewSet.as_view({"post": "requeue"}, name="Requeue event", detail=True),
+        "event-requeue",
+    ),
     *route("health", HealthView.as_view(), "health"),
     *route("schema/", SpectacularAPIView.as_view(), "schema"),
     *route("docs/", SpectacularSwaggerView.as_view(url_name="schema"), "docs"),
