@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models, transaction
 from django.forms.models import construct_instance
 from django.http import HttpRequest
@@ -15,6 +15,7 @@ from hub import services
 from hub.errors import HubError
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.services.decisions import RESOLUTION_FIELDS
+from hub.transitions import next_statuses
 
 
 class _DryRunRollback(Exception):
@@ -69,10 +70,19 @@ class ServiceAdmin(admin.ModelAdmin):
 
     service: Callable[[models.Model | None, dict[str, Any], str], models.Model]
 
+    # The transition table's name for this model's statuses; None for a model without any.
+    transition_kind: str | None = None
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, form=ServiceForm, **kwargs)
         form.service_call = staticmethod(type(self).service)  # type: ignore[attr-defined]
         form.actor = getattr(request.user, "username", "")  # type: ignore[attr-defined]
+        status = form.base_fields.get("status")
+        if obj is not None and self.transition_kind and isinstance(status, forms.ChoiceField):
+            # Offer only what the transition table allows from here (and staying put); the form
+            # class is built for this request, so narrowing its field touches no other form.
+            offered = {obj.status, *next_statuses(self.transition_kind, obj.status)}
+            status.choices = [(value, label) for value, label in status.choices if value in offered]
         return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -85,6 +95,22 @@ class ServiceAdmin(admin.ModelAdmin):
         # The hub flags instead of deleting (ADR-001); deletes would bypass services and events.
         return False
 
+    def change_each(self, request: HttpRequest, queryset: Any, data: dict[str, Any], done: str) -> None:
+        """A bulk action: the service for each selected object, one transaction each, and what failed by name."""
+        changed, refused = 0, []
+        actor = getattr(request.user, "username", "")
+        for obj in queryset.order_by("pk"):
+            try:
+                type(self).service(obj, data, actor)
+            except HubError as exc:
+                refused.append(f"{obj}: {exc.message}")
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} {done}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"{len(refused)} refused — " + "; ".join(refused), messages.WARNING)
+
 
 def _link(obj: models.Model | None, label: str | None = None) -> str:
     if obj is None:
@@ -96,6 +122,7 @@ def _link(obj: models.Model | None, label: str | None = None) -> str:
 @admin.register(Domain)
 class DomainAdmin(ServiceAdmin):
     list_display = ["slug", "name", "status", "updated_at"]
+    transition_kind = "domain"
     list_filter = ["status"]
     search_fields = ["slug", "name"]
     readonly_fields = ["id", "created_at", "updated_at"]
@@ -108,6 +135,7 @@ class DomainAdmin(ServiceAdmin):
 @admin.register(Repo)
 class RepoAdmin(ServiceAdmin):
     list_display = ["slug", "name", "domain_link", "status", "last_synced_at"]
+    transition_kind = "repo"
     list_filter = ["status", "domain"]
     search_fields = ["slug", "name", "remote_url"]
     list_select_related = ["domain"]
@@ -125,6 +153,7 @@ class RepoAdmin(ServiceAdmin):
 @admin.register(DomainGoal)
 class DomainGoalAdmin(ServiceAdmin):
     list_display = ["key", "title", "domain_link", "status", "activated_at"]
+    transition_kind = "domain_goal"
     list_filter = ["status", "domain"]
     search_fields = ["key", "title"]
     list_select_related = ["domain"]
@@ -154,6 +183,7 @@ class TaskInline(admin.TabularInline):
 @admin.register(Workstream)
 class WorkstreamAdmin(ServiceAdmin):
     list_display = ["key", "title", "repo_link", "status", "priority", "owner", "updated_at"]
+    transition_kind = "workstream"
     list_filter = ["status", "repo__domain", "repo"]
     search_fields = ["key", "title", "owner"]
     list_select_related = ["repo"]
@@ -169,9 +199,15 @@ class WorkstreamAdmin(ServiceAdmin):
     autocomplete_fields = ["repo", "domain_goal"]
     inlines = [TaskInline]
 
+    actions = ["complete_selected"]
+
     @admin.display(description="repo", ordering="repo__slug")
     def repo_link(self, obj: Workstream) -> str:
         return _link(obj.repo)
+
+    @admin.action(description="Complete selected workstreams", permissions=["change"])
+    def complete_selected(self, request: HttpRequest, queryset: Any) -> None:
+        self.change_each(request, queryset, {"status": "completed"}, "workstream(s) completed")
 
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> Workstream:
@@ -181,15 +217,22 @@ class WorkstreamAdmin(ServiceAdmin):
 @admin.register(Task)
 class TaskAdmin(ServiceAdmin):
     list_display = ["key", "title", "workstream_link", "status", "priority", "assignee", "missing_from_workplan_at"]
+    transition_kind = "task"
     list_filter = ["status", "priority", "workstream__status"]
     search_fields = ["key", "title", "assignee"]
     list_select_related = ["workstream"]
     readonly_fields = ["id", "last_activity_at", "created_at", "updated_at"]
     autocomplete_fields = ["workstream"]
 
+    actions = ["cancel_selected"]
+
     @admin.display(description="workstream", ordering="workstream__key")
     def workstream_link(self, obj: Task) -> str:
         return _link(obj.workstream)
+
+    @admin.action(description="Cancel selected tasks", permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset: Any) -> None:
+        self.change_each(request, queryset, {"status": "cancel"}, "task(s) canceled")
 
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> Task:
@@ -199,6 +242,7 @@ class TaskAdmin(ServiceAdmin):
 @admin.register(Decision)
 class DecisionAdmin(ServiceAdmin):
     list_display = ["key", "title", "status", "repo_link", "workstream_link", "resolved_at"]
+    transition_kind = "decision"
     list_filter = ["status"]
     search_fields = ["key", "title", "question"]
     list_select_related = ["repo", "workstream"]

@@ -67,6 +67,12 @@ def normalize_status(kind: str, value: object) -> str:
     return word
 
 
+def next_statuses(kind: str, current: str) -> list[str]:
+    """The statuses an object of `kind` may move to from `current`, in the table's order of statuses."""
+    allowed = TRANSITIONS[kind].get(current, frozenset())
+    return [status for status in TRANSITIONS[kind] if status in allowed]
+
+
 def can_transition(kind: str, current: str, target: str) -> bool:
     """Whether the table allows `current` → `target` for objects of `kind`."""
     return target in TRANSITIONS[kind].get(current, frozenset())

@@ -97,7 +97,7 @@ def test_an_illegal_transition_in_the_admin_is_a_form_error_and_changes_nothing(
     response = admin_client.post(url, _workstream_form(workstream, status="proposed", title="After"))
 
     assert response.status_code == 200
-    assert "cannot go from &#x27;completed&#x27; to &#x27;proposed&#x27;" in response.content.decode()
+    assert "Select a valid choice. proposed is not one of the available choices." in response.content.decode()
     workstream.refresh_from_db()
     assert (workstream.status, workstream.title) == ("completed", "Before")
     assert OutboxEvent.objects.count() == 0
@@ -166,3 +166,52 @@ def test_nothing_can_be_deleted_from_the_admin(admin_client):
     workstream = WorkstreamFactory.create()
     response = admin_client.get(reverse("admin:hub_workstream_delete", args=[workstream.pk]))
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("status", "offered"),
+    [
+        ("active", ["active", "blocked", "backlog", "completed", "archived"]),
+        ("completed", ["completed", "archived"]),
+        ("archived", ["archived"]),
+    ],
+)
+def test_the_workstream_status_select_offers_the_current_and_the_allowed_next_statuses(
+    admin_client, status: str, offered: list[str]
+):
+    workstream = WorkstreamFactory.create(status=status)
+
+    response = admin_client.get(reverse("admin:hub_workstream_change", args=[workstream.pk]))
+
+    assert [value for value, _ in response.context["adminform"].form.fields["status"].choices] == offered
+
+
+def test_completing_selected_workstreams_records_one_event_each_and_names_the_refused(
+    admin_client, django_capture_on_commit_callbacks
+):
+    active = WorkstreamFactory.create_batch(2, status="active")
+    proposed = WorkstreamFactory.create(status="proposed", key="TEST-WP-9999")
+
+    with django_capture_on_commit_callbacks():
+        response = admin_client.post(
+            reverse("admin:hub_workstream_changelist"),
+            {"action": "complete_selected", "_selected_action": [str(w.pk) for w in [*active, proposed]]},
+            follow=True,
+        )
+
+    page = response.content.decode()
+    assert "2 workstream(s) completed." in page
+    assert "1 refused — TEST-WP-9999" in page
+    assert sorted(Workstream.objects.values_list("status", flat=True)) == ["completed", "completed", "proposed"]
+    assert OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").count() == 2
+
+
+def test_canceling_selected_tasks_goes_through_the_service(admin_client):
+    tasks = TaskFactory.create_batch(3, status="todo")
+
+    admin_client.post(
+        reverse("admin:hub_task_changelist"),
+        {"action": "cancel_selected", "_selected_action": [str(t.pk) for t in tasks[:2]]},
+    )
+
+    assert sorted(Task.objects.values_list("status", flat=True)) == ["cancel", "cancel", "todo"]
