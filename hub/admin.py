@@ -82,7 +82,8 @@ class ServiceAdmin(admin.ModelAdmin):
             # Offer only what the transition table allows from here (and staying put); the form
             # class is built for this request, so narrowing its field touches no other form.
             offered = {obj.status, *next_statuses(self.transition_kind, obj.status)}
-            status.choices = [(value, label) for value, label in status.choices if value in offered]
+            model_choices = type(obj)._meta.get_field("status").choices or []
+            status.choices = [(value, label) for value, label in model_choices if value in offered]
         return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
