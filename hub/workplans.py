@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import Resolver
@@ -44,10 +45,16 @@ class _PythonParser(Reader, Scanner, Parser):
         Parser.__init__(self)
 
 
-# libyaml's parser when present (fast); composing stays in Python so every node can be checked.
-_Parser: Any = _PythonParser
+# libyaml's parser when present (fast); see _load_yaml for where composing happens.
+_CParser: Any = None
 with contextlib.suppress(ImportError):
-    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+_Parser: Any = _CParser or _PythonParser
+
+# A YAML text this short, with no '&' and no '*' anywhere (so no anchor or alias can be in it), is
+# composed by libyaml in C and its nodes counted before anything is built: the common case (a front
+# matter, a task block) at C speed. Any other text is composed node by node in Python.
+_FAST_MAX_CHARS = 64 * 1024
 
 
 class _Refused(Exception):
@@ -65,8 +72,22 @@ class _NodeBudget:
     def __init__(self, nodes: int = MAX_YAML_NODES) -> None:
         self.nodes = nodes
 
+    def spend(self, nodes: int, mark: Any) -> None:
+        self.nodes -= nodes
+        if self.nodes < 0:
+            raise _Refused(f"too much YAML (more than {MAX_YAML_NODES} values in the file)", mark)
 
-class _LineLoader(Composer, _Parser, SafeConstructor, Resolver):
+
+class _LineMappings:
+    """Remember the line of every mapping, so errors about its content can point at it."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+        mapping[_LINE_KEY] = node.start_mark.line + 1
+        return mapping
+
+
+class _LineLoader(_LineMappings, Composer, _Parser, SafeConstructor, Resolver):
     """The safe YAML loader without anchors or aliases, remembering the line of every mapping.
 
     Anchors and aliases are refused where they appear: an alias makes a few hundred bytes expand
@@ -88,15 +109,29 @@ class _LineLoader(Composer, _Parser, SafeConstructor, Resolver):
             raise _Refused("YAML aliases (*name) are not accepted", event.start_mark)
         if getattr(event, "anchor", None) is not None:
             raise _Refused("YAML anchors (&name) are not accepted", event.start_mark)
-        self.budget.nodes -= 1
-        if self.budget.nodes < 0:
-            raise _Refused(f"too much YAML (more than {MAX_YAML_NODES} values in the file)", event.start_mark)
+        self.budget.spend(1, event.start_mark)
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping[_LINE_KEY] = node.start_mark.line + 1
-        return mapping
+
+class _FastLoader(_LineMappings, _Parser, SafeConstructor, Resolver):
+    """The safe YAML loader composing in C, for short texts that cannot hold an anchor or alias."""
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+def _count_nodes(root: Node) -> int:
+    count, pending = 0, [root]
+    while pending:
+        node = pending.pop()
+        count += 1
+        if isinstance(node, MappingNode):
+            pending.extend(item for pair in node.value for item in pair)
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return count
 
 
 class WorkplanError(Exception):
@@ -145,7 +180,11 @@ def content_hash(data: bytes) -> str:
 
 
 def workplan_files(directory: Path) -> list[Path]:
-    """The workplan files of a workplan directory: `*.md` and `archived/*.md`, without README.md."""
+    """The workplan files of a trusted directory: `*.md` and `archived/*.md`, without README.md.
+
+    For tests and benchmarks; a repository's checkout is listed by `hub.reconcile.reading`, which
+    does not follow symlinks out of it.
+    """
     found: list[Path] = []
     for folder in (directory, directory / "archived"):
         if folder.is_dir():
@@ -156,9 +195,16 @@ def workplan_files(directory: Path) -> list[Path]:
 
 
 def _load_yaml(text: str, *, file: str, first_line: int, budget: _NodeBudget) -> Any:
-    loader = _LineLoader(text, budget)
+    fast = _CParser is not None and len(text) <= _FAST_MAX_CHARS and "&" not in text and "*" not in text
+    loader = _FastLoader(text) if fast else _LineLoader(text, budget)
     try:
-        data = loader.get_single_data()
+        if fast:
+            node = loader.get_single_node()
+            if node is not None:
+                budget.spend(_count_nodes(node), node.start_mark)
+            data = loader.construct_document(node) if node is not None else None
+        else:
+            data = loader.get_single_data()
     except _Refused as exc:
         raise WorkplanError(exc.message, file=file, line=first_line + exc.mark.line) from exc
     except yaml.YAMLError as exc:
