@@ -58,10 +58,15 @@ def check_fields(instance: M) -> None:
 
     Relations and uniqueness are left out: the database's foreign keys and unique indexes have the
     last word, and `validate_and_save` checks them with a query where a clear message is worth one.
+    So are the columns no caller sets (the id, the timestamps).
     """
-    relations = [field.name for field in instance._meta.concrete_fields if isinstance(field, models.ForeignKey)]
+    skipped = [
+        field.name
+        for field in instance._meta.concrete_fields
+        if isinstance(field, models.ForeignKey) or not field.editable
+    ]
     try:
-        instance.clean_fields(exclude=relations)
+        instance.clean_fields(exclude=skipped)
     except ValidationError as exc:
         errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
         raise ValidationFailed(f"{instance}: {next(iter(errors.values()))[0]}", errors=errors) from exc
