@@ -126,6 +126,8 @@ def bulk_insert_baseline() -> float:
 def main() -> None:
     recreate_database()
     root = Path(tempfile.mkdtemp(prefix="statehub-bench-workplans-"))
+    # The generated checkouts are the only place the command may read (DESIGN §8).
+    os.environ["STATEHUB_REPO_ROOTS"] = str(root)
     try:
         repos = write_files(root)
         register(repos)

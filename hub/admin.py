@@ -140,7 +140,7 @@ class RepoAdmin(ServiceAdmin):
     list_filter = ["status", "domain"]
     search_fields = ["slug", "name", "remote_url"]
     list_select_related = ["domain"]
-    readonly_fields = ["id", "last_synced_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "last_synced_at", "last_attempted_at", "created_at", "updated_at"]
 
     @admin.display(description="domain", ordering="domain__slug")
     def domain_link(self, obj: Repo) -> str:
@@ -190,6 +190,7 @@ class WorkstreamAdmin(ServiceAdmin):
     list_select_related = ["repo"]
     readonly_fields = [
         "id",
+        "sync_note",
         "completed_at",
         "source_path",
         "source_hash",

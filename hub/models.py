@@ -6,6 +6,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from hub.keys import key_validator
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*\Z"
 slug_validator = RegexValidator(
     SLUG_PATTERN,
@@ -66,11 +68,18 @@ class Repo(HubModel):
     name = models.CharField(max_length=200, blank=True)
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, null=True, blank=True, related_name="repos")
     remote_url = models.CharField(max_length=500, blank=True)
-    local_path = models.CharField(max_length=1000, blank=True, help_text="A checkout the hub may read.")
-    workplan_dir = models.CharField(max_length=200, default="workplans")
+    local_path = models.CharField(
+        max_length=1000, blank=True, help_text="A checkout the hub may read: inside one of STATEHUB_REPO_ROOTS."
+    )
+    workplan_dir = models.CharField(
+        max_length=200, default="workplans", help_text="Relative to local_path, without '..'."
+    )
     default_branch = models.CharField(max_length=200, default="main")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_attempted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a fixing reconciliation last started, whether it succeeded or not."
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -135,7 +144,9 @@ class Workstream(HubModel):
         COMPLETED = "completed"
         ARCHIVED = "archived"
 
-    key = models.CharField(max_length=100, unique=True, help_text="The workplan id, e.g. CUST-WP-0040.")
+    key = models.CharField(
+        max_length=100, unique=True, validators=[key_validator], help_text="The workplan id, e.g. CUST-WP-0040."
+    )
     repo = models.ForeignKey(Repo, on_delete=models.PROTECT, related_name="workstreams")
     domain_goal = models.ForeignKey(
         DomainGoal, on_delete=models.SET_NULL, null=True, blank=True, related_name="workstreams"
@@ -145,8 +156,15 @@ class Workstream(HubModel):
     priority = models.IntegerField(default=100, help_text="Lower comes first.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
     completed_at = models.DateTimeField(null=True, blank=True)
-    source_path = models.CharField(max_length=1000, blank=True)
-    source_hash = models.CharField(max_length=64, blank=True)
+    source_path = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="The workplan file this workstream is read from. The file wins: the next sync "
+        "brings the fields it states back to the file's values.",
+    )
+    source_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the file as last applied whole; empty while it is not."
+    )
     missing_from_repo_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the workplan file is gone (an orphan, flagged not deleted)."
     )
@@ -164,6 +182,16 @@ class Workstream(HubModel):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def sync_note(self) -> str | None:
+        """For a workstream read from a file, that the file wins at the next sync; None otherwise."""
+        if not self.source_path:
+            return None
+        return (
+            f"Read from {self.source_path}: the file wins at the next sync. Title, status, owner, priority, "
+            "domain goal and tasks edited here go back to the file's values; change the file instead."
+        )
 
 
 class Task(HubModel):
@@ -184,7 +212,9 @@ class Task(HubModel):
 
     OPEN_STATUSES = (Status.WAIT, Status.TODO, Status.PROGRESS)
 
-    key = models.CharField(max_length=120, unique=True, help_text="The task id, e.g. CUST-WP-0040-T05.")
+    key = models.CharField(
+        max_length=120, unique=True, validators=[key_validator], help_text="The task id, e.g. CUST-WP-0040-T05."
+    )
     workstream = models.ForeignKey(Workstream, on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(max_length=300)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.TODO)
@@ -225,7 +255,7 @@ class Decision(HubModel):
         RESOLVED = "resolved"
         SUPERSEDED = "superseded"
 
-    key = models.CharField(max_length=100, unique=True, help_text="e.g. DEC-0012")
+    key = models.CharField(max_length=100, unique=True, validators=[key_validator], help_text="e.g. DEC-0012")
     title = models.CharField(max_length=300)
     question = models.TextField(blank=True)
     options = models.JSONField(default=list, blank=True)

@@ -4,6 +4,7 @@ Parsing is pure: it reads files and returns plain data, never touching the datab
 file raises `WorkplanError` with the file and line, and the caller skips that file whole.
 """
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -11,8 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from hub.errors import ValidationFailed
+from hub.keys import KEY_MESSAGE, KEY_RE
 from hub.transitions import normalize_status
 
 TASK_PRIORITIES = ("low", "medium", "high", "critical")
@@ -22,19 +31,107 @@ _SECTION_HEADING = re.compile(r"^#{1,2}\s")
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[\w-]*)")
 _TITLE_HEADING = re.compile(r"^#\s+(?P<title>.+?)\s*$")
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# YAML nodes a file may hold in all its YAML together: a real workplan has a few hundred, and composing
+# and constructing is the costly part, so this bounds the CPU and memory one file can take.
+MAX_YAML_NODES = 20_000
 
 
-class _LineLoader(_BaseLoader):
-    """The safe YAML loader, remembering the line of every mapping so errors can point at it."""
+class _PythonParser(Reader, Scanner, Parser):
+    """PyYAML's pure-Python event parser, for an installation without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+
+# libyaml's parser when present (fast); see _load_yaml for where composing happens.
+_CParser: Any = None
+with contextlib.suppress(ImportError):
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+_Parser: Any = _CParser or _PythonParser
+
+# A YAML text this short, with no '&' and no '*' anywhere (so no anchor or alias can be in it), is
+# composed by libyaml in C and its nodes counted before anything is built: the common case (a front
+# matter, a task block) at C speed. Any other text is composed node by node in Python.
+_FAST_MAX_CHARS = 64 * 1024
+
+
+class _Refused(Exception):
+    """A YAML construct the hub refuses to compose, at the mark where it starts."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+class _NodeBudget:
+    """How many more YAML nodes one file may compose (shared by its front matter and task blocks)."""
+
+    def __init__(self, nodes: int = MAX_YAML_NODES) -> None:
+        self.nodes = nodes
+
+    def spend(self, nodes: int, mark: Any) -> None:
+        self.nodes -= nodes
+        if self.nodes < 0:
+            raise _Refused(f"too much YAML (more than {MAX_YAML_NODES} values in the file)", mark)
+
+
+class _LineMappings:
+    """Remember the line of every mapping, so errors about its content can point at it."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
+        mapping = super().construct_mapping(node, deep=deep)  # type: ignore[misc]
         mapping[_LINE_KEY] = node.start_mark.line + 1
         return mapping
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_yaml_map)
+class _LineLoader(_LineMappings, Composer, _Parser, SafeConstructor, Resolver):
+    """The safe YAML loader without anchors or aliases, remembering the line of every mapping.
+
+    Anchors and aliases are refused where they appear: an alias makes a few hundred bytes expand
+    into billions of values (the "billion laughs"), and workplans never need them. Composing is
+    Python's `Composer` over libyaml's events so that this check, and the node budget, run before
+    anything is built.
+    """
+
+    def __init__(self, stream: str, budget: _NodeBudget) -> None:
+        _Parser.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self.budget = budget
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused("YAML aliases (*name) are not accepted", event.start_mark)
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused("YAML anchors (&name) are not accepted", event.start_mark)
+        self.budget.spend(1, event.start_mark)
+        return super().compose_node(parent, index)
+
+
+class _FastLoader(_LineMappings, _Parser, SafeConstructor, Resolver):
+    """The safe YAML loader composing in C, for short texts that cannot hold an anchor or alias."""
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+def _count_nodes(root: Node) -> int:
+    count, pending = 0, [root]
+    while pending:
+        node = pending.pop()
+        count += 1
+        if isinstance(node, MappingNode):
+            pending.extend(item for pair in node.value for item in pair)
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return count
 
 
 class WorkplanError(Exception):
@@ -83,7 +180,11 @@ def content_hash(data: bytes) -> str:
 
 
 def workplan_files(directory: Path) -> list[Path]:
-    """The workplan files of a workplan directory: `*.md` and `archived/*.md`, without README.md."""
+    """The workplan files of a trusted directory: `*.md` and `archived/*.md`, without README.md.
+
+    For tests and benchmarks; a repository's checkout is listed by `hub.reconcile.reading`, which
+    does not follow symlinks out of it.
+    """
     found: list[Path] = []
     for folder in (directory, directory / "archived"):
         if folder.is_dir():
@@ -93,15 +194,27 @@ def workplan_files(directory: Path) -> list[Path]:
     return found
 
 
-def _load_yaml(text: str, *, file: str, first_line: int) -> Any:
+def _load_yaml(text: str, *, file: str, first_line: int, budget: _NodeBudget) -> Any:
+    fast = _CParser is not None and len(text) <= _FAST_MAX_CHARS and "&" not in text and "*" not in text
+    loader = _FastLoader(text) if fast else _LineLoader(text, budget)
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a subclass of the safe loader
+        if fast:
+            node = loader.get_single_node()
+            if node is not None:
+                budget.spend(_count_nodes(node), node.start_mark)
+            data = loader.construct_document(node) if node is not None else None
+        else:
+            data = loader.get_single_data()
+    except _Refused as exc:
+        raise WorkplanError(exc.message, file=file, line=first_line + exc.mark.line) from exc
     except yaml.YAMLError as exc:
         # The context mark is where the construct that failed began, usually the line to fix.
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else first_line
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise WorkplanError(f"invalid YAML: {problem}", file=file, line=line) from exc
+    finally:
+        loader.dispose()
     if _has_nul(data):
         # PostgreSQL refuses NUL in text; a YAML escape ("\0") can produce one.
         raise WorkplanError("a value contains a NUL character", file=file, line=first_line)
@@ -122,6 +235,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _check_key(kind: str, key: str, *, file: str, line: int) -> None:
+    if not KEY_RE.match(key):
+        raise WorkplanError(f"{kind} id {key!r}: {KEY_MESSAGE}", file=file, line=line)
+
+
 def _status(kind: str, value: Any, *, file: str, line: int) -> str:
     try:
         return normalize_status(kind, value)
@@ -133,6 +251,7 @@ def _task(item: dict[str, Any], *, title: str | None, order: int, file: str, lin
     key = _text(item.get("id"))
     if not key:
         raise WorkplanError("task without an `id`", file=file, line=line)
+    _check_key("task", key, file=file, line=line)
     status = _status("task", item.get("status", "todo"), file=file, line=line)
     priority = _text(item.get("priority") or "medium").lower()
     if priority not in TASK_PRIORITIES:
@@ -163,7 +282,9 @@ def _split_front_matter(lines: list[str], *, file: str) -> tuple[str, int]:
     raise WorkplanError("front matter is not closed by ---", file=file, line=1)
 
 
-def _body_tasks(lines: list[str], start: int, *, file: str, first_order: int) -> tuple[list[TaskSpec], str | None]:
+def _body_tasks(
+    lines: list[str], start: int, *, file: str, first_order: int, budget: _NodeBudget
+) -> tuple[list[TaskSpec], str | None]:
     """Tasks from `## Task …:` headings and their fenced `task` blocks, plus the first `# ` title."""
     tasks: list[TaskSpec] = []
     h1_title: str | None = None
@@ -188,7 +309,7 @@ def _body_tasks(lines: list[str], start: int, *, file: str, first_order: int) ->
                     raise WorkplanError(
                         "```task block without a `## Task …:` heading above it", file=file, line=block_start + 1
                     )
-                data = _load_yaml("\n".join(block), file=file, first_line=block_start + 2)
+                data = _load_yaml("\n".join(block), file=file, first_line=block_start + 2, budget=budget)
                 if not isinstance(data, dict):
                     raise WorkplanError("a ```task block must be a YAML mapping", file=file, line=block_start + 1)
                 title, _ = pending
@@ -219,12 +340,14 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
         raise WorkplanError("contains a NUL character", file=path, line=text[: text.index("\x00")].count("\n") + 1)
     lines = text.splitlines()
     front_text, body_start = _split_front_matter(lines, file=path)
-    front = _load_yaml(front_text, file=path, first_line=2)
+    budget = _NodeBudget()
+    front = _load_yaml(front_text, file=path, first_line=2, budget=budget)
     if not isinstance(front, dict):
         raise WorkplanError("front matter must be a YAML mapping", file=path, line=2)
     key = _text(front.get("id"))
     if not key:
         raise WorkplanError("front matter has no `id`", file=path, line=2)
+    _check_key("workplan", key, file=path, line=2)
     status = _status("workstream", front.get("status", "proposed"), file=path, line=2)
     priority_value = front.get("priority", 100)
     if isinstance(priority_value, bool) or not isinstance(priority_value, int):
@@ -239,7 +362,7 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
             raise WorkplanError("each item of `tasks:` must be a mapping", file=path, line=2)
         item_line = 1 + int(item.get(_LINE_KEY, 1))
         tasks.append(_task(item, title=None, order=len(tasks) + 1, file=path, line=item_line))
-    body_tasks, h1_title = _body_tasks(lines, body_start, file=path, first_order=len(tasks) + 1)
+    body_tasks, h1_title = _body_tasks(lines, body_start, file=path, first_order=len(tasks) + 1, budget=budget)
     tasks.extend(body_tasks)
 
     seen: dict[str, int] = {}

@@ -239,6 +239,14 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Reading repositories (DESIGN §8, "Reading repositories safely") ---
+# Directories a repo's local_path must resolve inside. In development: the directory holding this
+# checkout, where sibling checkouts usually live. In production: none until configured, so no path
+# on the host is readable by registering a repo.
+STATEHUB_REPO_ROOTS = env.list("STATEHUB_REPO_ROOTS", default=[str(BASE_DIR.parent)] if DEBUG else [])
+# A workplan file larger than this is reported, not read.
+WORKPLAN_MAX_BYTES = env.int("WORKPLAN_MAX_BYTES", default=1024 * 1024)
+
 # --- MCP ---
 STATEHUB_MCP_USER = env("STATEHUB_MCP_USER", default="")
 

@@ -96,10 +96,11 @@ class RepoSerializer(HubModelSerializer):
             "default_branch",
             "status",
             "last_synced_at",
+            "last_attempted_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "last_synced_at", "created_at", "updated_at"]
+        read_only_fields = ["id", "last_synced_at", "last_attempted_at", "created_at", "updated_at"]
 
 
 class DomainGoalSerializer(HubModelSerializer):
@@ -133,6 +134,11 @@ class WorkstreamSerializer(HubModelSerializer):
     domain_goal = KeyRelatedField(slug_field="key", queryset=DomainGoal.objects.all(), required=False, allow_null=True)
     status = status_field("workstream")
     tasks = TaskCountsSerializer(source="*", read_only=True)
+    sync_note = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="Set when the workstream is read from a workplan file: the file wins at the next sync.",
+    )
 
     class Meta:
         model = Workstream
@@ -150,6 +156,7 @@ class WorkstreamSerializer(HubModelSerializer):
             "source_path",
             "source_hash",
             "missing_from_repo_at",
+            "sync_note",
             "tasks",
             "created_at",
             "updated_at",

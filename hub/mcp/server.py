@@ -36,7 +36,7 @@ WRITE_ANNOTATIONS = ToolAnnotations(
 
 
 def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable[Any]]:
-    """Wrap a synchronous tool: act as the caller, run it in the database thread, map domain errors."""
+    """Wrap a synchronous tool: act as the caller, run it on a database worker thread, map domain errors."""
 
     @functools.wraps(fn)
     async def tool(**arguments: Any) -> Any:

@@ -53,6 +53,33 @@ def validate_and_save(instance: M, *, creating: bool = False) -> M:
     return instance
 
 
+def check_fields(instance: M) -> None:
+    """Check each field's own rules (lengths, choices, key alphabet) without a query; raise ValidationFailed.
+
+    Relations and uniqueness are left out: the database's foreign keys and unique indexes have the
+    last word, and `validate_and_save` checks them with a query where a clear message is worth one.
+    So are the columns no caller sets (the id, the timestamps).
+    """
+    skipped = [
+        field.name
+        for field in instance._meta.concrete_fields
+        if isinstance(field, models.ForeignKey) or not field.editable
+    ]
+    try:
+        instance.clean_fields(exclude=skipped)
+    except ValidationError as exc:
+        errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
+        raise ValidationFailed(f"{instance}: {next(iter(errors.values()))[0]}", errors=errors) from exc
+
+
+def bulk_insert(model: type[M], rows: list[M]) -> None:
+    """Insert rows already checked by `check_fields` in one statement; a taken key becomes Conflict."""
+    try:
+        model._default_manager.bulk_create(rows)
+    except IntegrityError as exc:
+        raise Conflict(f"These rows conflict with existing data: {exc.__cause__ or exc}") from exc
+
+
 def apply_fields(instance: M, data: Mapping[str, Any]) -> list[str]:
     """Set the given attributes and return the names that actually changed."""
     changed = []

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 import events
 from events.subjects import DOMAIN_GOAL_ACTIVATED, REPO_REGISTERED
+from hub.checkouts import local_path_problem, workplan_dir_problem
 from hub.errors import ValidationFailed
 from hub.models import Domain, DomainGoal, Repo
 from hub.services._common import apply_fields, reject_unknown_fields, validate_and_save
@@ -42,11 +43,25 @@ def domain_update(*, domain: Domain, data: dict[str, Any]) -> Domain:
     return domain
 
 
+def _check_checkout_paths(values: dict[str, Any], *, current: Repo | None = None) -> None:
+    """Refuse a `local_path` outside `STATEHUB_REPO_ROOTS` and a `workplan_dir` that is absolute or climbs out.
+
+    Checked when a path is set or changed (an unchanged older value is checked when it is read).
+    """
+    for name, problem_of in (("local_path", local_path_problem), ("workplan_dir", workplan_dir_problem)):
+        if name not in values or (current is not None and getattr(current, name) == values[name]):
+            continue
+        problem = problem_of(values[name]) if isinstance(values[name], str) else f"{name} must be a string."
+        if problem:
+            raise ValidationFailed(problem, field=name)
+
+
 @transaction.atomic
 def repo_register(*, data: dict[str, Any]) -> Repo:
-    """Register a repo and record `org.statehub.repo.registered`."""
+    """Register a repo and record `org.statehub.repo.registered`; its checkout must be inside an allowed root."""
     reject_unknown_fields(data, REPO_FIELDS)
     values = dict(data)
+    _check_checkout_paths(values)
     if "status" in values:
         values["status"] = normalize_status("repo", values["status"])
     repo = validate_and_save(Repo(**values), creating=True)
@@ -67,10 +82,11 @@ def repo_register(*, data: dict[str, Any]) -> Repo:
 
 @transaction.atomic
 def repo_update(*, repo: Repo, data: dict[str, Any]) -> Repo:
-    """Change a repo's fields; a status change follows the transition table."""
-    reject_unknown_fields(data, REPO_FIELDS | {"last_synced_at"})
+    """Change a repo's fields; a status change follows the transition table, new paths the allowed roots."""
+    reject_unknown_fields(data, REPO_FIELDS | {"last_synced_at", "last_attempted_at"})
     repo = Repo.objects.select_for_update().get(pk=repo.pk)
     values = dict(data)
+    _check_checkout_paths(values, current=repo)
     if "status" in values:
         values["status"] = normalize_status("repo", values["status"])
         if values["status"] != repo.status:

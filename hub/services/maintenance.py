@@ -1,39 +1,23 @@
-"""Housekeeping writes: canceling stale tasks (DESIGN §8) and the bulk task creation of the workplan sync."""
+"""Housekeeping writes: canceling stale tasks (DESIGN §8)."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Case, CharField, Count, Q, Value, When
 from django.utils import timezone
 
 import events
 from events.subjects import TASK_STALE
-from hub.errors import Conflict, ValidationFailed
 from hub.models import ProgressEvent, Task, Workstream
-from hub.services._common import reject_unknown_fields
 from hub.services.decisions import progress_event_add
-from hub.services.workstreams import (
-    TASK_FIELDS,
-    _normalize_task_priority,
-    workstream_build,
-)
-from hub.transitions import check_transition, normalize_status
+from hub.transitions import check_transition
 
 STALE_REASONS = ("workstream_closed", "missing_from_workplan")
 
 CLEANUP_AUTHOR = "cleanup_stale_tasks"
 CLOSED_WORKSTREAM_STATUSES = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
-_UNCHECKED_WORKSTREAM_FIELDS = [
-    f.name
-    for f in Workstream._meta.concrete_fields
-    if f.name not in ("key", "title", "owner", "source_path", "source_hash", "priority")
-]
-_UNCHECKED_TASK_FIELDS = [
-    f.name for f in Task._meta.concrete_fields if f.name not in ("key", "title", "assignee", "blocking_reason", "order")
-]
 
 
 @dataclass
@@ -183,71 +167,3 @@ def stale_tasks_cleanup(
         )
         report.summary_event_id = str(event.pk)
     return report
-
-
-def _build_tasks(workstream: Workstream, items: list[dict[str, Any]]) -> list[Task]:
-    """Unsaved tasks checked by the rules of `task_create` (status words, priority, field limits)."""
-    now = timezone.now()
-    tasks = []
-    for data in items:
-        reject_unknown_fields(data, TASK_FIELDS - {"workstream"})
-        values = dict(data)
-        if "status" in values:
-            values["status"] = normalize_status("task", values["status"])
-        _normalize_task_priority(values)
-        task = Task(**values, workstream=workstream, last_activity_at=now)
-        _clean(task, exclude=_UNCHECKED_TASK_FIELDS)
-        tasks.append(task)
-    return tasks
-
-
-def _clean(instance: Task | Workstream, *, exclude: list[str]) -> None:
-    try:
-        # Statuses were mapped above and keys were checked by the caller (the unique index has the last word).
-        instance.clean_fields(exclude=exclude)
-    except ValidationError as exc:
-        errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
-        raise ValidationFailed(f"{instance}: {next(iter(errors.values()))[0]}", errors=errors) from exc
-
-
-def _bulk_insert(model: type[Task] | type[Workstream], rows: list[Any]) -> None:
-    try:
-        model.objects.bulk_create(rows)
-    except IntegrityError as exc:
-        raise Conflict(f"These rows conflict with existing data: {exc.__cause__ or exc}") from exc
-
-
-@transaction.atomic
-def tasks_create_bulk(*, workstream: Workstream, items: list[dict[str, Any]]) -> list[Task]:
-    """Create many tasks of one workstream in one INSERT, under the rules of `task_create`.
-
-    The workplan sync creates thousands of tasks on a first import; one validated INSERT per
-    workstream instead of a round of validation queries per task. Creation is not a transition
-    and records no event, so the outcome is the same as calling `task_create` for each item.
-    Keys already taken (checked by the caller, enforced by the unique index) raise Conflict.
-    """
-    tasks = _build_tasks(workstream, items)
-    _bulk_insert(Task, tasks)
-    return tasks
-
-
-@transaction.atomic
-def workplans_import(
-    *, items: list[tuple[dict[str, Any], list[dict[str, Any]]]]
-) -> list[tuple[Workstream, list[Task]]]:
-    """Create new workstreams, each with its tasks, in two INSERTs, under the rules of the create services.
-
-    Used by the workplan sync for workplans the hub has never seen. Like `workstream_create`, a
-    workstream may start in any status (no event; a `completed` one gets its `completed_at`).
-    """
-    workstreams = []
-    for data, _ in items:
-        workstream = workstream_build(data=data)
-        _clean(workstream, exclude=_UNCHECKED_WORKSTREAM_FIELDS)
-        workstreams.append(workstream)
-    _bulk_insert(Workstream, workstreams)
-    created = [
-        (workstream, _build_tasks(workstream, tasks)) for workstream, (_, tasks) in zip(workstreams, items, strict=True)
-    ]
-    _bulk_insert(Task, [task for _, tasks in created for task in tasks])
-    return created

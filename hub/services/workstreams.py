@@ -10,7 +10,7 @@ import events
 from events.subjects import WORKSTREAM_COMPLETED
 from hub.errors import ValidationFailed
 from hub.models import Task, Workstream
-from hub.services._common import apply_fields, reject_unknown_fields, validate_and_save
+from hub.services._common import apply_fields, bulk_insert, check_fields, reject_unknown_fields, validate_and_save
 from hub.transitions import check_transition, normalize_status
 
 WORKSTREAM_FIELDS = {
@@ -50,7 +50,10 @@ def _normalize_task_priority(values: dict[str, Any]) -> None:
 
 
 def workstream_build(*, data: dict[str, Any]) -> Workstream:
-    """An unsaved workstream under the create rules: known fields, current status words, `completed_at`."""
+    """An unsaved workstream under the create rules: known fields, current status words, `completed_at`, field checks.
+
+    The one place those rules live: `workstream_create` and the bulk `workplans_import` both build here.
+    """
     reject_unknown_fields(data, WORKSTREAM_FIELDS)
     values = dict(data)
     if "status" in values:
@@ -58,6 +61,7 @@ def workstream_build(*, data: dict[str, Any]) -> Workstream:
     workstream = Workstream(**values)
     if workstream.status == Workstream.Status.COMPLETED:
         workstream.completed_at = timezone.now()
+    check_fields(workstream)
     return workstream
 
 
@@ -116,9 +120,12 @@ def workstream_update(*, workstream: Workstream, data: dict[str, Any]) -> Workst
     return workstream
 
 
-@transaction.atomic
-def task_create(*, data: dict[str, Any]) -> Task:
-    """Create a task in a workstream (any starting status)."""
+def task_build(*, data: dict[str, Any]) -> Task:
+    """An unsaved task under the create rules: known fields, current status and priority words, field checks.
+
+    The one place those rules live: `task_create` and the bulk creates (`tasks_create_bulk`,
+    `workplans_import`) all build here, so a rule added once holds for every way a task is made.
+    """
     reject_unknown_fields(data, TASK_FIELDS)
     values = dict(data)
     if "status" in values:
@@ -126,7 +133,47 @@ def task_create(*, data: dict[str, Any]) -> Task:
     _normalize_task_priority(values)
     task = Task(**values)
     task.last_activity_at = timezone.now()
-    return validate_and_save(task, creating=True)
+    check_fields(task)
+    return task
+
+
+@transaction.atomic
+def task_create(*, data: dict[str, Any]) -> Task:
+    """Create a task in a workstream (any starting status)."""
+    return validate_and_save(task_build(data=data), creating=True)
+
+
+@transaction.atomic
+def tasks_create_bulk(*, workstream: Workstream, items: list[dict[str, Any]]) -> list[Task]:
+    """Create many tasks of one workstream in one INSERT, built by `task_build` like `task_create`.
+
+    The workplan sync creates thousands of tasks on a first import: one INSERT per workstream
+    instead of a round of validation queries per task. Creation is not a transition and records no
+    event, so the outcome is the same as calling `task_create` for each item. Keys already taken
+    (checked by the caller, enforced by the unique index) raise Conflict.
+    """
+    tasks = [task_build(data={**item, "workstream": workstream}) for item in items]
+    bulk_insert(Task, tasks)
+    return tasks
+
+
+@transaction.atomic
+def workplans_import(
+    *, items: list[tuple[dict[str, Any], list[dict[str, Any]]]]
+) -> list[tuple[Workstream, list[Task]]]:
+    """Create new workstreams, each with its tasks, in two INSERTs, built like `workstream_create`/`task_create`.
+
+    Used by the workplan sync for workplans the hub has never seen. Like `workstream_create`, a
+    workstream may start in any status (no event; a `completed` one gets its `completed_at`).
+    """
+    workstreams = [workstream_build(data=data) for data, _ in items]
+    bulk_insert(Workstream, workstreams)
+    created = [
+        (workstream, [task_build(data={**task, "workstream": workstream}) for task in tasks])
+        for workstream, (_, tasks) in zip(workstreams, items, strict=True)
+    ]
+    bulk_insert(Task, [task for _, tasks in created for task in tasks])
+    return created
 
 
 @transaction.atomic

@@ -37,6 +37,8 @@ def child_environment(nats_url: str) -> dict[str, str]:
         DATABASE_URL=childprocess.database_url(),
         DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "test-secret"),
         NATS_URL=nats_url,
+        # The fixture repos and the tests' temporary directories (DESIGN §8: repos are read only there).
+        STATEHUB_REPO_ROOTS=",".join([str(ROOT / "tests" / "fixtures"), tempfile.gettempdir()]),
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )

@@ -335,19 +335,19 @@ def test_task_moved_to_another_workplan_follows_its_file(tmp_path):
 
 
 def test_an_edit_made_while_the_sync_runs_is_rechecked_next_time(tmp_path, monkeypatch):
-    from hub.reconcile import _RepoReconciliation
+    from hub.reconcile import runs
 
     repo = register(tmp_path, "clean")
     reconcile_repo(repo=repo, fix=True)
     path = Path(repo.local_path) / "workplans" / "CUST-WP-0041-legacy-list.md"
     path.write_text(path.read_text().replace("Body without", "A body without"))  # re-read, nothing to change
-    original = _RepoReconciliation._orphans
+    original = runs.compare
 
-    def orphans_with_a_concurrent_edit(self, *args):
+    def compare_during_a_concurrent_edit(*args):
         Task.objects.filter(key="CUST-WP-0040-T01").update(assignee="someone", updated_at=timezone.now())
-        return original(self, *args)
+        return original(*args)
 
-    monkeypatch.setattr(_RepoReconciliation, "_orphans", orphans_with_a_concurrent_edit)
+    monkeypatch.setattr(runs, "compare", compare_during_a_concurrent_edit)
     reconcile_repo(repo=repo, fix=True)
     monkeypatch.undo()
 

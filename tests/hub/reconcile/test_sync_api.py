@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
 from hub.models import Repo, Workstream
-from hub.reconcile import LOCK_KEY, _RepoReconciliation
+from hub.reconcile import LOCK_KEY, runs
 from tests.factories import RepoFactory
 from tests.hub.reconcile.support import register, switch_checkout
 
@@ -125,8 +125,16 @@ def test_sweep_of_one_repo(client, tmp_path):
 def test_sweep_names_the_repos_it_did_not_reach(client, tmp_path, monkeypatch):
     register(tmp_path, "clean")
     register(tmp_path, "closed", slug="closed-repo")
-    ticks = iter([0.0, 0.0, 5.0, 5.0, 5.0, 5.0])
-    monkeypatch.setattr("hub.reconcile.time.monotonic", lambda: next(ticks))
+    clock = {"now": 0.0}
+    original = runs.run_repo
+
+    def run_repo_taking_five_seconds(repo, **kwargs):
+        report = original(repo, **kwargs)
+        clock["now"] += 5.0
+        return report
+
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(runs, "run_repo", run_repo_taking_five_seconds)
     body = client.post("/consistency/sweep", {"max_seconds": 1}, format="json").json()
     assert len(body["repos"]) == 1
     assert body["not_reached"] == ["fixture-repo" if body["repos"][0]["repo"] == "closed-repo" else "closed-repo"]
@@ -166,14 +174,14 @@ def test_second_concurrent_sweep_is_409(client, tmp_path, other_session):
 def test_a_repo_that_fails_does_not_stop_the_sweep(client, tmp_path, monkeypatch):
     register(tmp_path, "clean")
     register(tmp_path, "closed", slug="closed-repo")
-    original = _RepoReconciliation.run
+    original = runs.run_repo
 
-    def fail_for_one_repo(self):
-        if self.repo.slug == "closed-repo":
+    def fail_for_one_repo(repo, **kwargs):
+        if repo.slug == "closed-repo":
             raise RuntimeError("disk on fire")
-        return original(self)
+        return original(repo, **kwargs)
 
-    monkeypatch.setattr(_RepoReconciliation, "run", fail_for_one_repo)
+    monkeypatch.setattr(runs, "run_repo", fail_for_one_repo)
     response = client.post("/consistency/sweep", {"max_seconds": 300}, format="json")
 
     assert response.status_code == 200

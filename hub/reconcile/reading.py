@@ -1,0 +1,197 @@
+"""Reading a repo's workplan files safely: inside the checkout, regular files only, bounded in size.
+
+Repositories are input written by other people, not trusted code (DESIGN §8). Every file is
+listed without following symlinks; one whose real path leaves the checkout, or that is not a
+regular file, is reported and never opened. A file is opened by its real path with `O_NOFOLLOW`
+and checked again on the open descriptor (regular, not over `WORKPLAN_MAX_BYTES`), so a symlink
+swapped in after the check is refused too. Parsing (`hub.workplans`) refuses YAML anchors and
+aliases and bounds the YAML per file. Messages never name anything outside the checkout.
+"""
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+from hub.checkouts import is_inside, local_path_problem, workplan_dir_problem
+from hub.models import Repo
+from hub.workplans import WorkplanError, WorkplanSpec, content_hash, parse_workplan
+
+# Open flags for a workplan file: never through a final symlink, never blocking on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class CheckoutRefused(Exception):
+    """The repo's workplan directory cannot be read (no checkout, outside the allowed roots, missing)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class FileRefused(Exception):
+    """One workplan file that is not read: it leaves the checkout, is not a regular file, or is too big."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A repo's checkout as the hub may read it: real paths, the workplan directory inside the root."""
+
+    root: str
+    workplans: str
+    workplan_dir: str  # as the repo names it, for the relative paths in reports and `source_path`
+
+
+@dataclass
+class FileRead:
+    """One workplan file as read: parsed, recognised as unchanged by its hash, or an error."""
+
+    path: str  # relative to the checkout, e.g. "workplans/CUST-WP-0040-x.md"
+    content_hash: str | None = None
+    spec: WorkplanSpec | None = None
+    unchanged: bool = False
+    error: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class Reading:
+    """Every workplan file of a checkout, in order, and those not reached before the time ran out."""
+
+    files: list[FileRead] = field(default_factory=list)
+    not_reached: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_reached
+
+    @property
+    def specs(self) -> list[WorkplanSpec]:
+        return [file.spec for file in self.files if file.spec is not None]
+
+
+def open_checkout(repo: Repo) -> Checkout:
+    """The repo's checkout, checked against `STATEHUB_REPO_ROOTS`; raise CheckoutRefused when it cannot be read."""
+    if not repo.local_path:
+        raise CheckoutRefused(f"Repo {repo.slug} has no local_path (no checkout the hub may read).")
+    problem = local_path_problem(repo.local_path) or workplan_dir_problem(repo.workplan_dir)
+    if problem:
+        raise CheckoutRefused(f"Repo {repo.slug}: {problem}")
+    root = os.path.realpath(repo.local_path)
+    if not os.path.isdir(root):
+        raise CheckoutRefused(f"Repo {repo.slug}: local_path {repo.local_path} is not a readable directory.")
+    workplans = os.path.realpath(os.path.join(root, repo.workplan_dir))
+    if not is_inside(workplans, root):
+        raise CheckoutRefused(f"Repo {repo.slug}: {repo.workplan_dir}/ leads out of the checkout.")
+    if not os.path.isdir(workplans):
+        raise CheckoutRefused(f"Repo {repo.slug}: {repo.workplan_dir}/ does not exist under {repo.local_path}.")
+    return Checkout(root=root, workplans=workplans, workplan_dir=PurePosixPath(repo.workplan_dir).as_posix())
+
+
+def checkout_problem(repo: Repo) -> str | None:
+    """Why the repo's workplan directory cannot be read, or None when it can."""
+    try:
+        open_checkout(repo)
+    except CheckoutRefused as exc:
+        return exc.message
+    return None
+
+
+def _entries(checkout: Checkout) -> tuple[list[tuple[str, str]], list[FileRead]]:
+    """(relative path, path to open) of `*.md` and `archived/*.md` without README.md, plus folders refused."""
+    found: list[tuple[str, str]] = []
+    refused: list[FileRead] = []
+    for relative_folder, folder in (
+        (checkout.workplan_dir, checkout.workplans),
+        (f"{checkout.workplan_dir}/archived", os.path.join(checkout.workplans, "archived")),
+    ):
+        real = os.path.realpath(folder)
+        if not is_inside(real, checkout.root):
+            refused.append(FileRead(path=relative_folder, error="directory leads out of the checkout; not read"))
+            continue
+        if not os.path.isdir(real):
+            continue
+        try:
+            with os.scandir(real) as listing:
+                names = sorted(
+                    entry.name
+                    for entry in listing
+                    if entry.name.endswith(".md")
+                    and not entry.name.startswith(".")
+                    and entry.name.lower() != "readme.md"
+                )
+        except OSError as exc:
+            refused.append(FileRead(path=relative_folder, error=f"directory cannot be listed: {exc.strerror or exc}"))
+            continue
+        found.extend((f"{relative_folder}/{name}", os.path.join(real, name)) for name in names)
+    return found, refused
+
+
+def read_file(path: str, *, root: str, max_bytes: int) -> bytes:
+    """A workplan file's bytes, if it is a regular file inside `root` of at most `max_bytes`; else FileRefused."""
+    real = os.path.realpath(path)
+    if not is_inside(real, root):
+        raise FileRefused("is a symbolic link that leads out of the checkout; not opened")
+    try:
+        # Checked before opening: a FIFO or device would block or never end.
+        if not stat.S_ISREG(os.stat(real, follow_symlinks=False).st_mode):
+            raise FileRefused("is not a regular file; not opened")
+        descriptor = os.open(real, _OPEN_FLAGS)
+    except OSError as exc:
+        raise FileRefused(f"cannot be opened: {exc.strerror or exc}") from exc
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused("is not a regular file; not read")
+        if info.st_size > max_bytes:
+            raise FileRefused(f"is {info.st_size} bytes, over WORKPLAN_MAX_BYTES ({max_bytes}); not read")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileRefused(f"is over WORKPLAN_MAX_BYTES ({max_bytes}); not read")
+    return data
+
+
+def read_workplans(
+    checkout: Checkout,
+    *,
+    unchanged: Callable[[str, str], bool],
+    out_of_time: Callable[[], bool],
+) -> Reading:
+    """Read and parse every workplan file of the checkout, skipping parsing where `unchanged(path, hash)`.
+
+    `out_of_time` is asked before each file; when it says yes, the files left are listed in
+    `not_reached` and the reading stops.
+    """
+    reading = Reading()
+    entries, reading.files = _entries(checkout)
+    max_bytes = settings.WORKPLAN_MAX_BYTES
+    for index, (relative, path) in enumerate(entries):
+        if out_of_time():
+            reading.not_reached = [name for name, _ in entries[index:]]
+            break
+        reading.files.append(_read_one(relative, path, root=checkout.root, max_bytes=max_bytes, unchanged=unchanged))
+    return reading
+
+
+def _read_one(
+    relative: str, path: str, *, root: str, max_bytes: int, unchanged: Callable[[str, str], bool]
+) -> FileRead:
+    try:
+        data = read_file(path, root=root, max_bytes=max_bytes)
+    except FileRefused as exc:
+        return FileRead(path=relative, error=f"{Path(relative).name} {exc.message}")
+    digest = content_hash(data)
+    if unchanged(relative, digest):
+        return FileRead(path=relative, content_hash=digest, unchanged=True)
+    try:
+        spec = parse_workplan(data, path=relative)
+    except WorkplanError as exc:
+        return FileRead(path=relative, content_hash=digest, error=exc.message, line=exc.line)
+    return FileRead(path=relative, content_hash=digest, spec=spec)

@@ -1,0 +1,122 @@
+"""What a reconciliation tells its caller: findings, one report per repo, and the sweep's report.
+
+The same objects back the command's text and `--json`, the API's responses and the MCP tool.
+"""
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Finding:
+    """One line of a report: what differs, is wrong or was changed, and where."""
+
+    kind: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    key: str | None = None
+    field: str | None = None
+    file_value: Any = None
+    db_value: Any = None
+    fixed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: _jsonable(value) for name, value in asdict(self).items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+@dataclass
+class RepoReport:
+    """What a reconciliation of one repo found and, with `fix`, what it changed."""
+
+    repo: str
+    fix: bool
+    files: int = 0
+    files_unchanged: int = 0
+    drift: list[Finding] = field(default_factory=list)
+    conflicts: list[Finding] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    applied: list[Finding] = field(default_factory=list)
+    files_not_reached: list[str] = field(default_factory=list)  # the time budget ran out before these
+    synced_at: dt.datetime | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def unresolved_drift(self) -> list[Finding]:
+        return [item for item in self.drift if not item.fixed]
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 drift/conflicts/unreadable files left (or files not reached), 2 warnings only (DESIGN §8)."""
+        if self.unresolved_drift or self.conflicts or self.errors or self.files_not_reached:
+            return 1
+        return 2 if self.warnings else 0
+
+    @property
+    def status(self) -> str:
+        return {0: "clean", 1: "drift", 2: "warnings"}[self.exit_code]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "fix": self.fix,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "files": self.files,
+            "files_unchanged": self.files_unchanged,
+            "counts": {
+                "drift": len(self.drift),
+                "drift_unresolved": len(self.unresolved_drift),
+                "conflicts": len(self.conflicts),
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
+                "applied": len(self.applied),
+            },
+            "drift": [item.as_dict() for item in self.drift],
+            "conflicts": [item.as_dict() for item in self.conflicts],
+            "errors": [item.as_dict() for item in self.errors],
+            "warnings": [item.as_dict() for item in self.warnings],
+            "applied": [item.as_dict() for item in self.applied],
+            "files_not_reached": self.files_not_reached,
+            "synced_at": _jsonable(self.synced_at),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+@dataclass
+class SweepReport:
+    """A reconciliation of several repos within a time budget, naming the repos it did not reach."""
+
+    fix: bool
+    max_seconds: float | None
+    repos: list[RepoReport] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    not_reached: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        codes = {report.exit_code for report in self.repos}
+        if 1 in codes:
+            return 1
+        return 2 if 2 in codes else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fix": self.fix,
+            "max_seconds": self.max_seconds,
+            "status": {0: "clean", 1: "drift", 2: "warnings"}[self.exit_code],
+            "exit_code": self.exit_code,
+            "repos": [report.as_dict() for report in self.repos],
+            "skipped": self.skipped,
+            "not_reached": self.not_reached,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }

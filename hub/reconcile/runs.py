@@ -1,0 +1,149 @@
+"""Running reconciliations: one repo now, or many in a sweep within a time budget, under one advisory lock.
+
+A run reads the checkout (`reading`), loads the rows it is compared with (`snapshot`), compares
+(`comparing`, pure), and with `fix` applies the plan through the services (`applying`). The time
+budget is asked before every file and between chunks of writes; a repo cut short reports the files
+it did not reach, flags no orphan, and keeps its `last_synced_at`.
+"""
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+from django.db import connection
+from django.utils import timezone
+
+from hub.errors import Conflict
+from hub.models import Repo
+from hub.reconcile.applying import Application, record_attempt
+from hub.reconcile.comparing import compare
+from hub.reconcile.reading import CheckoutRefused, checkout_problem, open_checkout, read_workplans
+from hub.reconcile.reporting import Finding, RepoReport, SweepReport
+from hub.reconcile.snapshot import load_related, load_snapshot
+
+# Key of the session-level advisory lock every fixing run holds ("SHRC" in ASCII).
+LOCK_KEY = 0x53485243
+
+logger = logging.getLogger(__name__)
+
+
+class ReconciliationBusy(Conflict):
+    """Another fixing reconciliation (command, sync or sweep) holds the advisory lock."""
+
+    code = "reconciliation_running"
+
+
+class CheckoutUnreadable(Conflict):
+    """The repo has no readable checkout (`local_path`) with a workplan directory."""
+
+    code = "checkout_unreadable"
+
+
+@contextlib.contextmanager
+def reconciliation_lock() -> Iterator[None]:
+    """Hold the reconciliation advisory lock, or raise ReconciliationBusy at once if another run has it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        acquired = cursor.fetchone()[0]
+    if not acquired:
+        raise ReconciliationBusy("Another consistency check, sync or sweep is running; try again when it ends.")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
+def _never() -> bool:
+    return False
+
+
+def run_repo(repo: Repo, *, fix: bool, out_of_time: Callable[[], bool] = _never) -> RepoReport:
+    """One pass over one repo: read, compare, and with `fix` apply (the caller holds the lock when fixing)."""
+    started = time.monotonic()
+    started_at = timezone.now()
+    report = RepoReport(repo=repo.slug, fix=fix)
+    if fix:
+        record_attempt(repo)
+    try:
+        checkout = open_checkout(repo)
+    except CheckoutRefused as exc:
+        report.errors.append(Finding(kind="unreadable_checkout", message=exc.message))
+    else:
+        snapshot = load_snapshot(repo)
+        reading = read_workplans(checkout, unchanged=snapshot.is_unchanged, out_of_time=out_of_time)
+        load_related(snapshot, reading)
+        comparison = compare(reading, snapshot)
+        report.files = comparison.files
+        report.files_unchanged = comparison.files_unchanged
+        report.files_not_reached = reading.not_reached
+        report.drift = comparison.drift
+        report.conflicts = comparison.conflicts
+        report.errors = comparison.errors
+        report.warnings = comparison.warnings
+        if fix:
+            application = Application(repo, report, started_at=started_at)
+            if application.apply(comparison, out_of_time=out_of_time) and reading.complete:
+                application.mark_synced()
+    report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def reconcile_repo(*, repo: Repo, fix: bool) -> RepoReport:
+    """Compare one repo's workplan files with the database; with `fix`, apply the differences."""
+    if not fix:
+        return run_repo(repo, fix=False)
+    with reconciliation_lock():
+        return run_repo(repo, fix=True)
+
+
+def repo_sync(*, repo: Repo) -> RepoReport:
+    """Reconcile a repo now with `fix` (POST /repos/{slug}/sync); refuse a repo without a readable checkout."""
+    problem = checkout_problem(repo)
+    if problem:
+        raise CheckoutUnreadable(problem)
+    return reconcile_repo(repo=repo, fix=True)
+
+
+def sweep(*, repos: Iterable[Repo] | None = None, fix: bool, max_seconds: float | None) -> SweepReport:
+    """Reconcile every given repo (default: all active ones), least recently attempted first, within a time budget.
+
+    The budget is checked before each repo and, inside a repo, before each file and between
+    chunks of writes. Every fixing attempt is recorded (`last_attempted_at`) whether it succeeds
+    or not, so a repo that keeps failing goes last and never starves the others. Repos without a
+    `local_path` are listed as skipped.
+    """
+    started = time.monotonic()
+    report = SweepReport(fix=fix, max_seconds=max_seconds)
+
+    def out_of_time() -> bool:
+        return max_seconds is not None and time.monotonic() - started >= max_seconds
+
+    if repos is None:
+        repos = Repo.objects.filter(status=Repo.Status.ACTIVE)
+    now = timezone.now()
+    ordered = sorted(repos, key=lambda r: (r.last_attempted_at is not None, r.last_attempted_at or now, r.slug))
+    lock = reconciliation_lock() if fix else contextlib.nullcontext()
+    with lock:
+        for repo in ordered:
+            if out_of_time():
+                report.not_reached.append(repo.slug)
+                continue
+            if not repo.local_path:
+                report.skipped.append({"repo": repo.slug, "reason": "no local_path"})
+                continue
+            report.repos.append(_run_or_report_failure(repo, fix=fix, out_of_time=out_of_time))
+    report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def _run_or_report_failure(repo: Repo, *, fix: bool, out_of_time: Callable[[], bool]) -> RepoReport:
+    """One repo's reconciliation; an unexpected failure becomes an error in its report, not the sweep's end."""
+    try:
+        return run_repo(repo, fix=fix, out_of_time=out_of_time)
+    except Exception as exc:
+        logger.exception("Reconciliation of repo %s failed", repo.slug)
+        failed = RepoReport(repo=repo.slug, fix=fix)
+        failed.errors.append(Finding(kind="repo_failed", message=f"reconciliation failed: {exc}"))
+        return failed
