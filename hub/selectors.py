@@ -3,6 +3,7 @@
 import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 from django.db import models
@@ -33,6 +34,12 @@ else:
 
 DECISION_BOOST_WINDOW = dt.timedelta(days=7)
 TASK_PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# Orderings of the lists, each ending with a unique field so that keyset pages never overlap.
+WORKSTREAM_LIST_ORDERING = ("priority", "key")
+DECISION_PENDING_ORDERING = ("created_at", "key")
+TASK_LIST_ORDERING = ("order", "key")
+PROGRESS_RECENT_ORDERING = ("-created_at", "-id")
+NEXT_STEPS_ORDERING = ("-decision_boost", "status_rank", "priority_rank", "workstream__priority", "order", "key")
 
 # Human keys per model: the field a person or agent names an object by.
 _KEY_FIELD: dict[type[models.Model], str] = {
@@ -60,17 +67,46 @@ def get_by_key_or_id(model: type[M], value: str, *, queryset: QuerySet[M] | None
 
 
 def workstream_list(*, repo: str | None = None, status: str | None = None) -> QuerySet[Workstream]:
-    """Workstreams with their repo, domain and task counts, optionally filtered by repo slug and status."""
-    queryset = Workstream.objects.select_related("repo__domain", "domain_goal").annotate(
-        tasks_total=Count("tasks", distinct=True),
-        tasks_open=Count("tasks", filter=Q(tasks__status__in=Task.OPEN_STATUSES), distinct=True),
-        tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
-    )
+    """Workstreams with their repo and domain, optionally filtered by repo slug and status.
+
+    Task counts are not part of this query: `workstream_task_counts_attach` adds them to the rows a
+    page shows, so neither a page nor its count joins every task of every workstream.
+    """
+    queryset = Workstream.objects.select_related("repo__domain", "domain_goal")
     if repo:
         queryset = queryset.filter(repo__slug=repo)
     if status:
         queryset = queryset.filter(status=status)
     return queryset
+
+
+def workstream_task_counts_attach(*, workstreams: Sequence[Workstream]) -> Sequence[Workstream]:
+    """Set `tasks_total`, `tasks_open` and `tasks_done` on each workstream, in one query over their tasks only.
+
+    Counted when read rather than kept by the services: tasks change through many paths (the API,
+    admin, reconciliation's bulk imports, the stale-task sweep's bulk UPDATE), and a counter any one
+    of them forgot would be silently wrong; a page of 50 workstreams is one indexed aggregate.
+    """
+    rows = (
+        Task.objects.filter(workstream__in=[workstream.pk for workstream in workstreams])
+        .order_by()
+        .values("workstream_id")
+        .annotate(
+            total=Count("pk"),
+            open=Count("pk", filter=Q(status__in=Task.OPEN_STATUSES)),
+            done=Count("pk", filter=Q(status=Task.Status.DONE)),
+        )
+        .values_list("workstream_id", "total", "open", "done")
+    )
+    counts: dict[uuid.UUID, tuple[int, int, int]] = (
+        {workstream_id: (total, open_, done) for workstream_id, total, open_, done in rows} if workstreams else {}
+    )
+    for workstream in workstreams:
+        total, open_, done = counts.get(workstream.pk, (0, 0, 0))
+        workstream.tasks_total = total  # type: ignore[attr-defined]
+        workstream.tasks_open = open_  # type: ignore[attr-defined]
+        workstream.tasks_done = done  # type: ignore[attr-defined]
+    return workstreams
 
 
 def decision_pending_list() -> QuerySet[Decision]:
@@ -80,12 +116,12 @@ def decision_pending_list() -> QuerySet[Decision]:
     )
 
 
-def progress_recent_list(*, limit: int = 20, since: dt.datetime | None = None) -> QuerySet[ProgressEvent]:
-    """The newest progress entries, newest first."""
-    queryset = ProgressEvent.objects.select_related("workstream", "task").order_by("-created_at")
+def progress_recent_list(*, since: dt.datetime | None = None) -> QuerySet[ProgressEvent]:
+    """Progress entries, newest first (entries of the same moment by id), optionally from `since` on."""
+    queryset = ProgressEvent.objects.select_related("workstream", "task").order_by(*PROGRESS_RECENT_ORDERING)
     if since is not None:
         queryset = queryset.filter(created_at__gte=since)
-    return queryset[:limit]
+    return queryset
 
 
 def next_steps_get(
@@ -125,7 +161,7 @@ def next_steps_get(
                 output_field=models.CharField(),
             ),
         )
-        .order_by("-decision_boost", "status_rank", "priority_rank", "workstream__priority", "order", "key")
+        .order_by(*NEXT_STEPS_ORDERING)
     )
     if repo:
         queryset = queryset.filter(workstream__repo__slug=repo)
