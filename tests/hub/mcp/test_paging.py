@@ -54,7 +54,7 @@ def test_list_tools_take_limit_and_cursor_with_their_defaults_and_describe_pagin
 def test_walking_the_workstream_pages_returns_every_workstream_once_in_list_order(
     mcp_client: McpClient, agent: object
 ) -> None:
-    repo = RepoFactory(slug="state-hub")
+    repo = RepoFactory.create(slug="state-hub")
     for n, priority in enumerate([3, 1, 2, 1, 5, 2, 4]):
         workstream = WorkstreamFactory(key=f"HUB-WP-{n:04d}", repo=repo, priority=priority)
         TaskFactory(workstream=workstream, status=Task.Status.DONE)
