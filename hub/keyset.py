@@ -39,7 +39,8 @@ def cursor_after(row: models.Model, ordering: Sequence[str]) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, ordering: Sequence[str]) -> list[Any]:
+def cursor_values(cursor: str, ordering: Sequence[str]) -> list[Any]:
+    """The sort values a cursor of `ordering` carries; ValidationFailed for anything this module did not write."""
     try:
         padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -55,7 +56,7 @@ def _decode(cursor: str, ordering: Sequence[str]) -> list[Any]:
     return list(values)
 
 
-def _after(ordering: Sequence[str], values: Sequence[Any]) -> Q:
+def keyset_after(ordering: Sequence[str], values: Sequence[Any]) -> Q:
     """Rows strictly after `values` in `ordering`: (a > x) or (a = x and b > y) or ..."""
     condition = Q(pk__in=[])
     for position, name in enumerate(ordering):
@@ -72,6 +73,6 @@ def keyset_window(
 ) -> tuple[list[M], bool]:
     """Up to `limit` rows of `queryset` in `ordering`, after `cursor` if given, and whether more follow."""
     if cursor:
-        queryset = queryset.filter(_after(ordering, _decode(cursor, ordering)))
+        queryset = queryset.filter(keyset_after(ordering, cursor_values(cursor, ordering)))
     rows = list(queryset.order_by(*ordering)[: limit + 1])
     return rows[:limit], len(rows) > limit

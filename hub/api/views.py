@@ -282,7 +282,7 @@ class NextStepsView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     filter_backends = ()
 
-    def get_queryset(self) -> QuerySet[Task]:
+    def get_queryset(self) -> Any:
         query = NextStepsQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.next_steps_get(**query.validated_data)
+        return selectors.NextStepList(**query.validated_data)

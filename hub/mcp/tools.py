@@ -10,14 +10,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from pydantic import Field
 
 from hub import selectors, services
 from hub.errors import ValidationFailed
-from hub.keyset import cursor_after, keyset_window
+from hub.keyset import cursor_after, cursor_values, keyset_window
 from hub.mcp.identity import require_write_permission
 from hub.mcp.render import (
     DecisionList,
@@ -63,18 +62,9 @@ R = TypeVar("R")
 
 
 def _page(
-    queryset: QuerySet[Any],
-    *,
-    ordering: Sequence[str],
-    limit: int,
-    cursor: str | None,
-    render: Callable[[Any], R],
-    prepare: Callable[[list[Any]], object] | None = None,
+    rows: list[Any], has_more: bool, *, ordering: Sequence[str], render: Callable[[Any], R]
 ) -> tuple[list[R], bool, str | None]:
-    """Render one keyset page of `queryset`; stop early, with a cursor, before the answer passes 64 KB."""
-    rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
-    if prepare is not None and rows:
-        prepare(rows)
+    """Render one keyset page; stop early, with a cursor, before the answer passes 64 KB."""
     items: list[R] = []
     size = 0
     for row in rows:
@@ -110,11 +100,11 @@ def get_next_steps(
     `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
     `cursor`, gives the next page.
     """
-    queryset = selectors.next_steps_get(repo=repo, workstream=workstream, domain=domain)
-    items, has_more, next_cursor = _page(
-        queryset, ordering=selectors.NEXT_STEPS_ORDERING, limit=limit, cursor=cursor, render=next_step_out
-    )
-    return NextSteps(count=len(items), total=queryset.count(), has_more=has_more, next_cursor=next_cursor, items=items)
+    steps = selectors.NextStepList(repo=repo, workstream=workstream, domain=domain)
+    ordering = selectors.NEXT_STEPS_ORDERING
+    rows, has_more = steps.after(cursor_values(cursor, ordering) if cursor else None, limit=limit)
+    items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=next_step_out)
+    return NextSteps(count=len(items), total=steps.count(), has_more=has_more, next_cursor=next_cursor, items=items)
 
 
 def list_workstreams(
@@ -134,14 +124,10 @@ def list_workstreams(
     """
     status = normalize_status("workstream", status) if status else None
     queryset = selectors.workstream_list(repo=repo, status=status)
-    workstreams, has_more, next_cursor = _page(
-        queryset,
-        ordering=selectors.WORKSTREAM_LIST_ORDERING,
-        limit=limit,
-        cursor=cursor,
-        render=workstream_out,
-        prepare=lambda rows: selectors.workstream_task_counts_attach(workstreams=rows),
-    )
+    ordering = selectors.WORKSTREAM_LIST_ORDERING
+    rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
+    selectors.workstream_task_counts_attach(workstreams=rows)
+    workstreams, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=workstream_out)
     return WorkstreamList(
         count=len(workstreams),
         total=queryset.count(),
@@ -182,9 +168,9 @@ def list_tasks(
     tasks = Task.objects.filter(workstream=workstream).select_related("workstream")
     if status:
         tasks = tasks.filter(status=normalize_status("task", status))
-    items, has_more, next_cursor = _page(
-        tasks, ordering=selectors.TASK_LIST_ORDERING, limit=limit, cursor=cursor, render=task_out
-    )
+    ordering = selectors.TASK_LIST_ORDERING
+    rows, has_more = keyset_window(tasks, ordering=ordering, limit=limit, cursor=cursor)
+    items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=task_out)
     return TaskList(
         workstream=workstream.key,
         count=len(items),
@@ -203,9 +189,9 @@ def list_pending_decisions(limit: ListLimit = 50, cursor: Cursor = None) -> Deci
     `cursor`, gives the next page.
     """
     queryset = selectors.decision_pending_list()
-    decisions, has_more, next_cursor = _page(
-        queryset, ordering=selectors.DECISION_PENDING_ORDERING, limit=limit, cursor=cursor, render=decision_out
-    )
+    ordering = selectors.DECISION_PENDING_ORDERING
+    rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
+    decisions, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=decision_out)
     return DecisionList(
         count=len(decisions),
         total=queryset.count(),
@@ -249,13 +235,9 @@ def get_recent_progress(
     `cursor`, gives the next page.
     """
     queryset = selectors.progress_recent_list(since=_parse_since(since) if since else None)
-    items, has_more, next_cursor = _page(
-        queryset,
-        ordering=selectors.PROGRESS_RECENT_ORDERING,
-        limit=limit,
-        cursor=cursor,
-        render=progress_event_out,
-    )
+    ordering = selectors.PROGRESS_RECENT_ORDERING
+    rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
+    items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=progress_event_out)
     return ProgressList(
         count=len(items), total=queryset.count(), has_more=has_more, next_cursor=next_cursor, events=items
     )
