@@ -60,6 +60,7 @@ def bare_task_create_same_work(request: HttpRequest) -> JsonResponse:
 def bare_workstream_list(request: HttpRequest) -> JsonResponse:
     """GET the first 50 workstreams with the same selector query and a count, serialized by hand."""
     queryset = selectors.workstream_list().order_by("priority", "key")
+    page = selectors.workstream_task_counts_attach(workstreams=list(queryset[:50]))
     results: list[dict[str, Any]] = [
         {
             "id": str(workstream.id),
@@ -77,7 +78,7 @@ def bare_workstream_list(request: HttpRequest) -> JsonResponse:
             },
             "updated_at": workstream.updated_at.isoformat(),
         }
-        for workstream in queryset[:50]
+        for workstream in page
     ]
     return JsonResponse({"count": queryset.count(), "results": results})
 

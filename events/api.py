@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from events.health import health_report
 from events.models import OutboxEvent
 from events.services import outbox_event_requeue
+from statehub.pagination import BoundedCountPagination
 
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event id.")
 
@@ -60,6 +61,8 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     queryset = OutboxEvent.objects.all()
     serializer_class = OutboxEventSerializer
     filterset_class = OutboxEventFilter
+    # An audit log of a million rows: `count` is exact up to 10,000 and PostgreSQL's estimate above.
+    pagination_class = BoundedCountPagination
     ordering_fields: ClassVar[list[str]] = ["created_at", "published_at", "attempts", "status"]
     lookup_url_kwarg = "id"
 

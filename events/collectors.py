@@ -16,7 +16,9 @@ class OutboxCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            summary = OutboxEvent.objects.aggregate(
+            summary = OutboxEvent.objects.filter(
+                status__in=[OutboxEvent.Status.PENDING, OutboxEvent.Status.FAILED]
+            ).aggregate(
                 pending=Count("id", filter=Q(status=OutboxEvent.Status.PENDING)),
                 failed=Count("id", filter=Q(status=OutboxEvent.Status.FAILED)),
                 oldest_pending=Min("created_at", filter=Q(status=OutboxEvent.Status.PENDING)),

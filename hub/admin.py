@@ -1,5 +1,6 @@
 """Django admin for manual state edits; every add and change goes through the hub's services."""
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -8,7 +9,7 @@ from django.contrib import admin, messages
 from django.db import models, transaction
 from django.forms.models import construct_instance
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
 
 from hub import services
@@ -16,6 +17,7 @@ from hub.errors import HubError
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.services.decisions import RESOLUTION_FIELDS
 from hub.transitions import next_statuses
+from statehub.pagination import BoundedCountPaginator
 
 
 class _DryRunRollback(Exception):
@@ -69,6 +71,10 @@ class ServiceAdmin(admin.ModelAdmin):
     """Admin whose saves call the hub's services instead of `Model.save()`."""
 
     service: Callable[[models.Model | None, dict[str, Any], str], models.Model]
+    # A changelist counts its rows once, and stops counting at 10,000 (an estimate beyond), so a
+    # page of 200,000 tasks costs what a page of 1,000 does.
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
 
     # The transition table's name for this model's statuses; None for a model without any.
     transition_kind: str | None = None
@@ -113,10 +119,17 @@ class ServiceAdmin(admin.ModelAdmin):
             self.message_user(request, f"{len(refused)} refused — " + "; ".join(refused), messages.WARNING)
 
 
+@functools.cache
+def _change_url_pattern(app_label: str, model_name: str, script_prefix: str) -> str:
+    # Resolved once per model (and prefix): a changelist shows up to two links on each of its 100 rows.
+    return reverse(f"admin:{app_label}_{model_name}_change", args=["__pk__"])
+
+
 def _link(obj: models.Model | None, label: str | None = None) -> str:
     if obj is None:
         return "—"
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    pattern = _change_url_pattern(obj._meta.app_label, str(obj._meta.model_name), get_script_prefix())
+    url = pattern.replace("__pk__", str(obj.pk))
     return format_html('<a href="{}">{}</a>', url, label or str(obj))
 
 

@@ -227,7 +227,12 @@ class Task(HubModel):
 
     class Meta:
         ordering = ["workstream__key", "order", "key"]
-        indexes = [models.Index(fields=["status", "workstream"])]
+        indexes = [
+            models.Index(fields=["status", "workstream"]),
+            # Next steps walk active workstreams by priority and read each one's tasks of a status and
+            # priority in (order, key) order from this index, stopping once a page is full.
+            models.Index(fields=["workstream", "status", "priority", "order", "key"], name="task_next_steps_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["wait", "todo", "progress", "done", "cancel"]), name="task_status_valid"

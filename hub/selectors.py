@@ -3,13 +3,15 @@
 import contextlib
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, TypedDict, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.db import models
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from hub.errors import NotFound
+from hub.errors import NotFound, ValidationFailed
+from hub.keyset import keyset_after
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 
 M = TypeVar("M", bound=models.Model)
@@ -33,6 +35,12 @@ else:
 
 DECISION_BOOST_WINDOW = dt.timedelta(days=7)
 TASK_PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# Orderings of the lists, each ending with a unique field so that keyset pages never overlap.
+WORKSTREAM_LIST_ORDERING = ("priority", "key")
+DECISION_PENDING_ORDERING = ("created_at", "key")
+TASK_LIST_ORDERING = ("order", "key")
+PROGRESS_RECENT_ORDERING = ("-created_at", "-id")
+NEXT_STEPS_ORDERING = ("-decision_boost", "status_rank", "priority_rank", "workstream__priority", "order", "key")
 
 # Human keys per model: the field a person or agent names an object by.
 _KEY_FIELD: dict[type[models.Model], str] = {
@@ -60,17 +68,46 @@ def get_by_key_or_id(model: type[M], value: str, *, queryset: QuerySet[M] | None
 
 
 def workstream_list(*, repo: str | None = None, status: str | None = None) -> QuerySet[Workstream]:
-    """Workstreams with their repo, domain and task counts, optionally filtered by repo slug and status."""
-    queryset = Workstream.objects.select_related("repo__domain", "domain_goal").annotate(
-        tasks_total=Count("tasks", distinct=True),
-        tasks_open=Count("tasks", filter=Q(tasks__status__in=Task.OPEN_STATUSES), distinct=True),
-        tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
-    )
+    """Workstreams with their repo and domain, optionally filtered by repo slug and status.
+
+    Task counts are not part of this query: `workstream_task_counts_attach` adds them to the rows a
+    page shows, so neither a page nor its count joins every task of every workstream.
+    """
+    queryset = Workstream.objects.select_related("repo__domain", "domain_goal")
     if repo:
         queryset = queryset.filter(repo__slug=repo)
     if status:
         queryset = queryset.filter(status=status)
     return queryset
+
+
+def workstream_task_counts_attach(*, workstreams: Sequence[Workstream]) -> Sequence[Workstream]:
+    """Set `tasks_total`, `tasks_open` and `tasks_done` on each workstream, in one query over their tasks only.
+
+    Counted when read rather than kept by the services: tasks change through many paths (the API,
+    admin, reconciliation's bulk imports, the stale-task sweep's bulk UPDATE), and a counter any one
+    of them forgot would be silently wrong; a page of 50 workstreams is one indexed aggregate.
+    """
+    rows = (
+        Task.objects.filter(workstream__in=[workstream.pk for workstream in workstreams])
+        .order_by()
+        .values("workstream_id")
+        .annotate(
+            total=Count("pk"),
+            open=Count("pk", filter=Q(status__in=Task.OPEN_STATUSES)),
+            done=Count("pk", filter=Q(status=Task.Status.DONE)),
+        )
+        .values_list("workstream_id", "total", "open", "done")
+    )
+    counts: dict[uuid.UUID, tuple[int, int, int]] = (
+        {workstream_id: (total, open_, done) for workstream_id, total, open_, done in rows} if workstreams else {}
+    )
+    for workstream in workstreams:
+        total, open_, done = counts.get(workstream.pk, (0, 0, 0))
+        workstream.tasks_total = total  # type: ignore[attr-defined]
+        workstream.tasks_open = open_  # type: ignore[attr-defined]
+        workstream.tasks_done = done  # type: ignore[attr-defined]
+    return workstreams
 
 
 def decision_pending_list() -> QuerySet[Decision]:
@@ -80,12 +117,12 @@ def decision_pending_list() -> QuerySet[Decision]:
     )
 
 
-def progress_recent_list(*, limit: int = 20, since: dt.datetime | None = None) -> QuerySet[ProgressEvent]:
-    """The newest progress entries, newest first."""
-    queryset = ProgressEvent.objects.select_related("workstream", "task").order_by("-created_at")
+def progress_recent_list(*, since: dt.datetime | None = None) -> QuerySet[ProgressEvent]:
+    """Progress entries, newest first (entries of the same moment by id), optionally from `since` on."""
+    queryset = ProgressEvent.objects.select_related("workstream", "task").order_by(*PROGRESS_RECENT_ORDERING)
     if since is not None:
         queryset = queryset.filter(created_at__gte=since)
-    return queryset[:limit]
+    return queryset
 
 
 def next_steps_get(
@@ -125,7 +162,7 @@ def next_steps_get(
                 output_field=models.CharField(),
             ),
         )
-        .order_by("-decision_boost", "status_rank", "priority_rank", "workstream__priority", "order", "key")
+        .order_by(*NEXT_STEPS_ORDERING)
     )
     if repo:
         queryset = queryset.filter(workstream__repo__slug=repo)
@@ -134,3 +171,146 @@ def next_steps_get(
     if domain:
         queryset = queryset.filter(workstream__repo__domain__slug=domain)
     return queryset
+
+
+NEXT_STEP_STATUSES = (Task.Status.TODO, Task.Status.PROGRESS)
+NEXT_STEP_REASONS = {Task.Status.TODO: "ready", Task.Status.PROGRESS: "in_progress"}
+_WITHIN_BUCKET_ORDERING = ("workstream__priority", "order", "key")
+# Up to this many next steps, one sorted query is cheaper than walking the buckets one query each.
+NEXT_STEPS_SORT_AT_MOST = 1_000
+
+
+class NextStepList:
+    """The tasks of `next_steps_get`, in its order, read a page at a time at a cost that does not grow with the hub.
+
+    The order's leading keys (decision boost, status, task priority) take 2 x 2 x 4 values, so the list
+    is walked as those buckets in turn; within a bucket the order (workstream priority, task order,
+    key) is what PostgreSQL reads from the workstream `(status, priority)` index and the task index
+    `(workstream, status, priority, order, key)`, stopping once the page is full. Sorting the whole
+    candidate set instead costs in proportion to every open task of every active workstream.
+    A short list (a filter to one repo or workstream) is read with one sorted query instead.
+    Each task carries the annotations `next_steps_get` gives it (`reason`, `decision_boost`,
+    `status_rank`, `priority_rank`). Usable as a paginator's object list (`count()`, slicing) and,
+    through `after`, for keyset pages.
+    """
+
+    model = Task  # what the items are, for schema generation and other introspection
+
+    def __init__(self, *, repo: str | None = None, workstream: str | None = None, domain: str | None = None) -> None:
+        filters = Q(status__in=NEXT_STEP_STATUSES, workstream__status=Workstream.Status.ACTIVE)
+        if repo:
+            filters &= Q(workstream__repo__slug=repo)
+        if workstream:
+            filters &= Q(workstream__key=workstream)
+        if domain:
+            filters &= Q(workstream__repo__domain__slug=domain)
+        self._filters = filters
+        self._arguments = {"repo": repo, "workstream": workstream, "domain": domain}
+        self._boosted: list[uuid.UUID] | None = None
+        self._count: int | None = None
+
+    def boosted_workstreams(self) -> list[uuid.UUID]:
+        """Workstreams with a decision resolved in the last 7 days (a handful, whatever the hub's size)."""
+        if self._boosted is None:
+            self._boosted = list(
+                Decision.objects.filter(
+                    status=Decision.Status.RESOLVED,
+                    resolved_at__gte=timezone.now() - DECISION_BOOST_WINDOW,
+                    workstream__isnull=False,
+                )
+                .values_list("workstream_id", flat=True)
+                .distinct()
+            )
+        return self._boosted
+
+    def buckets(self) -> list[tuple[bool, str, str]]:
+        """(boosted, status, priority) in list order; boosted buckets only when a workstream is boosted."""
+        boosts = (True, False) if self.boosted_workstreams() else (False,)
+        return [
+            (boost, status, priority)
+            for boost in boosts
+            for status in NEXT_STEP_STATUSES
+            for priority in TASK_PRIORITY_RANK
+        ]
+
+    def _bucket_query(self, boost: bool, status: str, priority: str) -> QuerySet[Task]:
+        queryset = Task.objects.filter(self._filters, status=status, priority=priority)
+        if self.boosted_workstreams():
+            boosted = Q(workstream_id__in=self.boosted_workstreams())
+            queryset = queryset.filter(boosted if boost else ~boosted)
+        return queryset.select_related("workstream__repo__domain").order_by(*_WITHIN_BUCKET_ORDERING)
+
+    def count(self) -> int:
+        """How many tasks are next, in all buckets (one index-only count)."""
+        if self._count is None:
+            self._count = Task.objects.filter(self._filters).count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @staticmethod
+    def _annotate(tasks: list[Task], boost: bool) -> list[Task]:
+        for task in tasks:
+            task.decision_boost = boost  # type: ignore[attr-defined]
+            task.status_rank = NEXT_STEP_STATUSES.index(task.status)  # type: ignore[attr-defined]
+            task.priority_rank = TASK_PRIORITY_RANK[task.priority]  # type: ignore[attr-defined]
+            task.reason = "decision_resolved" if boost else NEXT_STEP_REASONS[task.status]  # type: ignore[attr-defined,index]
+        return tasks
+
+    def __getitem__(self, index: slice) -> list[Task]:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("NextStepList supports contiguous slices only.")
+        start, stop, _ = index.indices(self.count())
+        if self.count() <= NEXT_STEPS_SORT_AT_MOST:
+            return list(next_steps_get(**self._arguments)[start:stop])
+        found: list[Task] = []
+        position = 0  # where the current bucket starts in the whole list
+        for bucket in self.buckets():
+            if len(found) >= stop - start:
+                break
+            queryset = self._bucket_query(*bucket)
+            skip = 0
+            if not found and start > position:
+                # Only a later page counts the buckets it passes over; the first page never does.
+                size = queryset.count()
+                if start >= position + size:
+                    position += size
+                    continue
+                skip = start - position
+            rows = list(queryset[skip : skip + stop - start - len(found)])
+            found += self._annotate(rows, bucket[0])
+            position += skip + len(rows)
+        return found
+
+    def after(self, values: Sequence[Any] | None, *, limit: int) -> tuple[list[Task], bool]:
+        """Up to `limit` tasks after the one whose `NEXT_STEPS_ORDERING` values are `values` (or from the start),
+        and whether more follow."""
+        if values is not None and not (
+            isinstance(values[0], bool) and isinstance(values[1], int) and isinstance(values[2], int)
+        ):
+            raise ValidationFailed("cursor is not one this list gave out.", field="cursor")
+        if self.count() <= NEXT_STEPS_SORT_AT_MOST:
+            ordered = next_steps_get(**self._arguments)
+            if values is not None:
+                ordered = ordered.filter(keyset_after(NEXT_STEPS_ORDERING, values))
+            rows: list[Task] = list(ordered[: limit + 1])
+            return rows[:limit], len(rows) > limit
+        found: list[Task] = []
+        started = values is None
+        for bucket in self.buckets():
+            boost, status, priority = bucket
+            queryset = self._bucket_query(*bucket)
+            if not started:
+                assert values is not None
+                position = (not values[0], values[1], values[2])
+                here = (not boost, NEXT_STEP_STATUSES.index(status), TASK_PRIORITY_RANK[priority])
+                if here < position:
+                    continue
+                if here == position:
+                    queryset = queryset.filter(keyset_after(_WITHIN_BUCKET_ORDERING, list(values[3:])))
+                started = True
+            found += self._annotate(list(queryset[: limit + 1 - len(found)]), boost)
+            if len(found) > limit:
+                break
+        return found[:limit], len(found) > limit

@@ -156,7 +156,20 @@ class WorkstreamViewSet(KeyedViewSet):
     ordering_fields = ["key", "title", "priority", "status", "completed_at", "created_at", "updated_at"]
 
     def get_queryset(self) -> QuerySet[Workstream]:
-        return selectors.workstream_list().order_by("priority", "key")
+        return selectors.workstream_list().order_by(*selectors.WORKSTREAM_LIST_ORDERING)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        # Task counts for the rows of this page only: one query, whatever the number of tasks overall.
+        page = super().paginate_queryset(queryset)
+        return None if page is None else list(selectors.workstream_task_counts_attach(workstreams=page))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(self._output(self.get_object()))
+
+    def _output(self, instance: Model) -> Any:
+        if not hasattr(instance, "tasks_total"):
+            selectors.workstream_task_counts_attach(workstreams=[instance])  # type: ignore[list-item]
+        return super()._output(instance)
 
     def create_with_service(self, data: dict[str, Any]) -> Model:
         return services.workstream_create(data=data)
@@ -269,7 +282,7 @@ class NextStepsView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     filter_backends = ()
 
-    def get_queryset(self) -> QuerySet[Task]:
+    def get_queryset(self) -> Any:
         query = NextStepsQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.next_steps_get(**query.validated_data)
+        return selectors.NextStepList(**query.validated_data)

@@ -109,28 +109,53 @@ class ProgressEventOut(TypedDict):
 
 
 class NextSteps(TypedDict):
+    """One page of next steps: count items here, total overall; next_cursor fetches the following page."""
+
     count: int
+    total: int
+    has_more: bool
+    next_cursor: str | None
     items: list[NextStep]
 
 
 class WorkstreamList(TypedDict):
+    """One page of workstreams: count here, total overall; next_cursor fetches the following page."""
+
     count: int
+    total: int
+    has_more: bool
+    next_cursor: str | None
     workstreams: list[WorkstreamOut]
 
 
 class TaskList(TypedDict):
+    """One page of a workstream's tasks: count here, total overall; next_cursor fetches the following page."""
+
     workstream: str
     count: int
+    total: int
+    has_more: bool
+    next_cursor: str | None
     tasks: list[TaskOut]
 
 
 class DecisionList(TypedDict):
+    """One page of pending decisions: count here, total overall; next_cursor fetches the following page."""
+
     count: int
+    total: int
+    has_more: bool
+    next_cursor: str | None
     decisions: list[DecisionOut]
 
 
 class ProgressList(TypedDict):
+    """One page of the progress log: count here, total overall; next_cursor fetches the following page."""
+
     count: int
+    total: int
+    has_more: bool
+    next_cursor: str | None
     events: list[ProgressEventOut]
 
 
@@ -139,7 +164,7 @@ def _when(value: dt.datetime | None) -> str | None:
 
 
 def workstream_out(workstream: Workstream) -> WorkstreamOut:
-    """A workstream, with task counts when the query annotated them (`selectors.workstream_list`)."""
+    """A workstream, with task counts when they were attached (`selectors.workstream_task_counts_attach`)."""
     repo = workstream.repo
     data = WorkstreamOut(
         id=str(workstream.id),

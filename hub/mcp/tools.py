@@ -6,8 +6,9 @@ schemas agents read, so they say exactly what to pass.
 """
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+import json
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -15,6 +16,7 @@ from pydantic import Field
 
 from hub import selectors, services
 from hub.errors import ValidationFailed
+from hub.keyset import cursor_after, cursor_values, keyset_window
 from hub.mcp.identity import require_write_permission
 from hub.mcp.render import (
     DecisionList,
@@ -36,9 +38,47 @@ from hub.reconcile import reconcile_repo
 from hub.transitions import normalize_status
 
 RECENT_PROGRESS_MAX = 500
+LIST_LIMIT_MAX = 200
+# An answer is cut short (has_more, next_cursor) rather than grow past this many bytes of JSON: an
+# agent's context has room for a page, not for the whole hub.
+ANSWER_MAX_BYTES = 64 * 1024
 
 RepoSlug = Annotated[str | None, Field(description="Only this repo (its slug, e.g. 'state-hub').")]
 WorkstreamId = Annotated[str, Field(description="The workstream's key (workplan id, e.g. 'CUST-WP-0040') or UUID.")]
+Cursor = Annotated[
+    str | None,
+    Field(description="Where to continue: the next_cursor of the previous answer (omit for the first page)."),
+]
+
+
+ListLimit = Annotated[
+    int, Field(ge=1, le=LIST_LIMIT_MAX, description=f"Items per answer, 1 to {LIST_LIMIT_MAX} (default 50).")
+]
+NextStepsLimit = Annotated[
+    int, Field(ge=1, le=LIST_LIMIT_MAX, description=f"Items per answer, 1 to {LIST_LIMIT_MAX} (default 20).")
+]
+
+R = TypeVar("R")
+
+
+def _page(
+    rows: list[Any], has_more: bool, *, ordering: Sequence[str], render: Callable[[Any], R]
+) -> tuple[list[R], bool, str | None]:
+    """Render one keyset page; stop early, with a cursor, before the answer passes 64 KB."""
+    items: list[R] = []
+    size = 0
+    for row in rows:
+        item = render(row)
+        # Measured as the SDK's indented text copy of the answer, the larger of the two forms it sends.
+        text = json.dumps(item, default=str, indent=2)
+        size += len(text) + 4 * (text.count("\n") + 1) + 2
+        if items and size > ANSWER_MAX_BYTES - 1024:  # room for the envelope around the items
+            has_more = True
+            break
+        items.append(item)
+    shown = rows[: len(items)]
+    next_cursor = cursor_after(shown[-1], ordering) if has_more and shown else None
+    return items, has_more, next_cursor
 
 
 def get_next_steps(
@@ -47,15 +87,24 @@ def get_next_steps(
         str | None, Field(description="Only tasks of this workstream (its key, e.g. 'CUST-WP-0040').")
     ] = None,
     domain: Annotated[str | None, Field(description="Only tasks of repos in this domain (its slug).")] = None,
+    limit: NextStepsLimit = 20,
+    cursor: Cursor = None,
 ) -> NextSteps:
     """What to work on next: open tasks (todo, then progress; never wait) of active workstreams.
 
     Tasks of workstreams with a decision resolved in the last 7 days come first. Each item gives
     the task key, title, status, priority, workstream key, repo slug and the reason it is next
     (`decision_resolved`, `ready` or `in_progress`).
+
+    Paged: at most `limit` items per answer (default 20, up to 200) and never more than 64 KB;
+    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
+    `cursor`, gives the next page.
     """
-    items = [next_step_out(task) for task in selectors.next_steps_get(repo=repo, workstream=workstream, domain=domain)]
-    return NextSteps(count=len(items), items=items)
+    steps = selectors.NextStepList(repo=repo, workstream=workstream, domain=domain)
+    ordering = selectors.NEXT_STEPS_ORDERING
+    rows, has_more = steps.after(cursor_values(cursor, ordering) if cursor else None, limit=limit)
+    items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=next_step_out)
+    return NextSteps(count=len(items), total=steps.count(), has_more=has_more, next_cursor=next_cursor, items=items)
 
 
 def list_workstreams(
@@ -64,16 +113,34 @@ def list_workstreams(
         str | None,
         Field(description="Only this status: proposed, ready, active, blocked, backlog, completed, archived."),
     ] = None,
+    limit: ListLimit = 50,
+    cursor: Cursor = None,
 ) -> WorkstreamList:
-    """Workstreams (workplans), by priority then key, each with its repo, domain and task counts."""
+    """Workstreams (workplans), by priority then key, each with its repo, domain and task counts.
+
+    Paged: at most `limit` items per answer (default 50, up to 200) and never more than 64 KB;
+    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
+    `cursor`, gives the next page.
+    """
     status = normalize_status("workstream", status) if status else None
-    workstreams = [workstream_out(w) for w in selectors.workstream_list(repo=repo, status=status)]
-    return WorkstreamList(count=len(workstreams), workstreams=workstreams)
+    queryset = selectors.workstream_list(repo=repo, status=status)
+    ordering = selectors.WORKSTREAM_LIST_ORDERING
+    rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
+    selectors.workstream_task_counts_attach(workstreams=rows)
+    workstreams, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=workstream_out)
+    return WorkstreamList(
+        count=len(workstreams),
+        total=queryset.count(),
+        has_more=has_more,
+        next_cursor=next_cursor,
+        workstreams=workstreams,
+    )
 
 
 def get_workstream(workstream_id: WorkstreamId) -> WorkstreamDetail:
     """One workstream with all its tasks (in file order) and its open or escalated decisions."""
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id, queryset=selectors.workstream_list())
+    selectors.workstream_task_counts_attach(workstreams=[workstream])
     tasks = Task.objects.filter(workstream=workstream).select_related("workstream").order_by("order", "key")
     decisions = selectors.decision_pending_list().filter(workstream=workstream)
     return WorkstreamDetail(
@@ -88,20 +155,50 @@ def list_tasks(
     status: Annotated[
         str | None, Field(description="Only tasks in this status: wait, todo, progress, done, cancel.")
     ] = None,
+    limit: ListLimit = 50,
+    cursor: Cursor = None,
 ) -> TaskList:
-    """The tasks of one workstream, in file order."""
+    """The tasks of one workstream, in file order.
+
+    Paged: at most `limit` items per answer (default 50, up to 200) and never more than 64 KB;
+    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
+    `cursor`, gives the next page.
+    """
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id)
-    tasks = Task.objects.filter(workstream=workstream).select_related("workstream").order_by("order", "key")
+    tasks = Task.objects.filter(workstream=workstream).select_related("workstream")
     if status:
         tasks = tasks.filter(status=normalize_status("task", status))
-    items = [task_out(task) for task in tasks]
-    return TaskList(workstream=workstream.key, count=len(items), tasks=items)
+    ordering = selectors.TASK_LIST_ORDERING
+    rows, has_more = keyset_window(tasks, ordering=ordering, limit=limit, cursor=cursor)
+    items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=task_out)
+    return TaskList(
+        workstream=workstream.key,
+        count=len(items),
+        total=tasks.count(),
+        has_more=has_more,
+        next_cursor=next_cursor,
+        tasks=items,
+    )
 
 
-def list_pending_decisions() -> DecisionList:
-    """Decisions waiting for an answer (open or escalated), with their options."""
-    decisions = [decision_out(d) for d in selectors.decision_pending_list().order_by("created_at", "key")]
-    return DecisionList(count=len(decisions), decisions=decisions)
+def list_pending_decisions(limit: ListLimit = 50, cursor: Cursor = None) -> DecisionList:
+    """Decisions waiting for an answer (open or escalated), oldest first, with their options.
+
+    Paged: at most `limit` items per answer (default 50, up to 200) and never more than 64 KB;
+    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
+    `cursor`, gives the next page.
+    """
+    queryset = selectors.decision_pending_list()
+    ordering = selectors.DECISION_PENDING_ORDERING
+    rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
+    decisions, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=decision_out)
+    return DecisionList(
+        count=len(decisions),
+        total=queryset.count(),
+        has_more=has_more,
+        next_cursor=next_cursor,
+        decisions=decisions,
+    )
 
 
 def _parse_since(value: str) -> dt.datetime:
@@ -129,11 +226,21 @@ def get_recent_progress(
             description="Only entries at or after this ISO-8601 moment, e.g. '2026-11-26T21:40:00Z' (UTC if no zone)."
         ),
     ] = None,
+    cursor: Cursor = None,
 ) -> ProgressList:
-    """The newest entries of the progress log (notes, milestones, blockers, insights), newest first."""
-    events = selectors.progress_recent_list(limit=limit, since=_parse_since(since) if since else None)
-    items = [progress_event_out(event) for event in events]
-    return ProgressList(count=len(items), events=items)
+    """The newest entries of the progress log (notes, milestones, blockers, insights), newest first.
+
+    Paged: at most `limit` items per answer (default 20, up to 500) and never more than 64 KB;
+    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
+    `cursor`, gives the next page.
+    """
+    queryset = selectors.progress_recent_list(since=_parse_since(since) if since else None)
+    ordering = selectors.PROGRESS_RECENT_ORDERING
+    rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
+    items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=progress_event_out)
+    return ProgressList(
+        count=len(items), total=queryset.count(), has_more=has_more, next_cursor=next_cursor, events=items
+    )
 
 
 def check_repo_consistency(

@@ -1,10 +1,11 @@
-"""`next_steps_get`: which tasks are next, in which order, and why."""
+"""`next_steps_get`: which tasks are next, in which order, and why; `NextStepList` reads it page by page."""
 
 import datetime as dt
 
 import pytest
 from django.utils import timezone
 
+from hub import selectors
 from hub.errors import NotFound
 from hub.models import Workstream
 from hub.selectors import get_by_key_or_id, next_steps_get
@@ -89,3 +90,56 @@ def test_objects_are_found_by_uuid_or_human_key():
     assert get_by_key_or_id(Workstream, str(workstream.id)) == workstream
     with pytest.raises(NotFound, match="CUST-WP-9999"):
         get_by_key_or_id(Workstream, "CUST-WP-9999")
+
+
+def _mixed_next_steps() -> None:
+    """Tasks in every bucket of the next-steps order, across workstreams of different priorities."""
+    boosted = WorkstreamFactory.create(key="BOOST-WP-0001", priority=7)
+    DecisionFactory.create(workstream=boosted, status="resolved", resolved_at=timezone.now() - dt.timedelta(days=1))
+    workstreams = [boosted, *(WorkstreamFactory.create(key=f"PLAIN-WP-{n:04d}", priority=n % 3) for n in range(4))]
+    WorkstreamFactory.create(key="IDLE-WP-0001", status="backlog")
+    for w, workstream in enumerate(workstreams):
+        for t, (status, priority) in enumerate(
+            [("todo", "low"), ("progress", "critical"), ("todo", "high"), ("wait", "high"), ("todo", "high")]
+        ):
+            TaskFactory.create(
+                workstream=workstream, key=f"{workstream.key}-T{t}", status=status, priority=priority, order=(w + t) % 3
+            )
+
+
+@pytest.mark.parametrize("sort_at_most", [0, 1000], ids=["bucket walk", "one sorted query"])
+def test_next_step_pages_are_slices_of_the_next_steps_order(monkeypatch: pytest.MonkeyPatch, sort_at_most: int):
+    monkeypatch.setattr(selectors, "NEXT_STEPS_SORT_AT_MOST", sort_at_most)
+    _mixed_next_steps()
+    expected = list(next_steps_get().values_list("key", "reason"))
+
+    steps = selectors.NextStepList()
+
+    assert steps.count() == len(expected) == 20
+    for start, stop in [(0, 3), (3, 6), (2, 11), (0, 100), (18, 25)]:
+        page = steps[start:stop]
+        assert [(task.key, getattr(task, "reason")) for task in page] == expected[start:stop]  # noqa: B009
+    assert keys(selectors.NextStepList(workstream="PLAIN-WP-0001")[0:10]) == keys(
+        next_steps_get(workstream="PLAIN-WP-0001")
+    )
+
+
+@pytest.mark.parametrize("sort_at_most", [0, 1000], ids=["bucket walk", "one sorted query"])
+def test_next_steps_after_a_position_continue_the_order_without_gaps(
+    monkeypatch: pytest.MonkeyPatch, sort_at_most: int
+):
+    monkeypatch.setattr(selectors, "NEXT_STEPS_SORT_AT_MOST", sort_at_most)
+    _mixed_next_steps()
+    steps = selectors.NextStepList()
+
+    walked, values, more = [], None, True
+    while more:
+        rows, more = steps.after(values, limit=3)
+        walked += rows
+        values = [getattr(rows[-1], name) for name in ("decision_boost", "status_rank", "priority_rank")] + [
+            rows[-1].workstream.priority,
+            rows[-1].order,
+            rows[-1].key,
+        ]
+
+    assert keys(walked) == keys(next_steps_get())

@@ -29,13 +29,14 @@ from tests.hub.mcp.conftest import AGENT, McpClient, ensure_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+PAGING = {"limit", "cursor"}
 CONTRACT = {
-    "get_next_steps": ({"repo", "workstream", "domain"}, set()),
-    "list_workstreams": ({"repo", "status"}, set()),
+    "get_next_steps": ({"repo", "workstream", "domain"} | PAGING, set()),
+    "list_workstreams": ({"repo", "status"} | PAGING, set()),
     "get_workstream": ({"workstream_id"}, {"workstream_id"}),
-    "list_tasks": ({"workstream_id", "status"}, {"workstream_id"}),
-    "list_pending_decisions": (set(), set()),
-    "get_recent_progress": ({"limit", "since"}, set()),
+    "list_tasks": ({"workstream_id", "status"} | PAGING, {"workstream_id"}),
+    "list_pending_decisions": (PAGING, set()),
+    "get_recent_progress": ({"limit", "since"} | PAGING, set()),
     "check_repo_consistency": ({"repo_slug"}, {"repo_slug"}),
     "resolve_decision": ({"decision_id", "rationale", "decided_by", "chosen_option"}, {"decision_id", "rationale"}),
     "add_progress_event": (
