@@ -7,7 +7,7 @@ from django.urls import URLPattern, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import APIRootView
 
-from events.api import HealthView, OutboxEventViewSet
+from events.api import EventSchemaIndexView, EventSchemaView, HealthView, OutboxEventViewSet
 from hub.api import views
 from hub.api.schema import alias_of
 
@@ -40,6 +40,7 @@ api_root = APIRootView.as_view(
         "progress-events": "progress-event-list",
         "next-steps": "next-steps",
         "events": "event-list",
+        "event-schemas": "event-schema-index",
         "health": "health",
         "schema": "schema",
         "docs": "docs",
@@ -63,6 +64,9 @@ urlpatterns = [
     *route("progress-events/", views.ProgressEventViewSet.as_view(COLLECTION), "progress-event-list"),
     *route("next-steps/", views.NextStepsView.as_view(), "next-steps"),
     *route("events/", OutboxEventViewSet.as_view({"get": "list"}), "event-list"),
+    # Before `events/<id>/`, which would take `schemas` for an event id.
+    *route("events/schemas/", EventSchemaIndexView.as_view(), "event-schema-index"),
+    *route("events/schemas/<str:subject>.json", EventSchemaView.as_view(), "event-schema"),
     *route("events/<str:id>/", OutboxEventViewSet.as_view({"get": "retrieve"}), "event-detail"),
     *route("events/<str:id>/requeue", OutboxEventViewSet.as_view({"post": "requeue"}), "event-requeue"),
     *route("health", HealthView.as_view(), "health"),
