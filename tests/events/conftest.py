@@ -29,8 +29,15 @@ class StoredMessage:
 
 def check_contract(message: StoredMessage) -> None:
     """A hub event taken from the stream keeps the consumer contract; other subjects are not the hub's."""
-    if message.subject in REGISTRY:
-        assert_valid_envelope(message.envelope)
+    if message.subject not in REGISTRY:
+        return
+    assert_valid_envelope(message.envelope)
+    envelope, headers = message.envelope, message.headers
+    assert headers["Nats-Msg-Id"] == headers["ce-id"] == envelope["id"]
+    assert (headers["ce-specversion"], headers["ce-type"]) == ("1.0", envelope["type"])
+    assert headers["ce-time"] == envelope["timestamp"]
+    assert headers["ce-dataschema"].endswith(f"/events/schemas/{envelope['type']}.json")
+    assert headers["content-type"] == headers["ce-datacontenttype"] == "application/json"
 
 
 class JetStreamProbe:
