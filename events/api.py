@@ -8,14 +8,16 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events.health import health_report
 from events.models import OutboxEvent
+from events.schemas import SCHEMAS_PATH, schema_filename, subject_schema
 from events.services import outbox_event_requeue
+from events.subjects import ENVELOPE_VERSION, REGISTRY
 from statehub.pagination import BoundedCountPagination
 
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event id.")
@@ -98,6 +100,47 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def requeue(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         event = outbox_event_requeue(event=self.get_object())
         return Response(OutboxEventSerializer(event, context=self.get_serializer_context()).data)
+
+
+SchemaIndexSerializer = inline_serializer(
+    "EventSchemaIndex",
+    {
+        "version": serializers.CharField(),
+        "schemas": inline_serializer(
+            "EventSchemaLink", {"subject": serializers.CharField(), "url": serializers.URLField()}, many=True
+        ),
+    },
+)
+
+
+class EventSchemaIndexView(APIView):
+    """The subjects whose envelopes have a JSON Schema, each with the URL of its schema."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: SchemaIndexSerializer})
+    def get(self, request: Request) -> Response:
+        schemas = [
+            {"subject": name, "url": request.build_absolute_uri(SCHEMAS_PATH + schema_filename(name))}
+            for name in REGISTRY
+        ]
+        return Response({"version": ENVELOPE_VERSION, "schemas": schemas})
+
+
+class EventSchemaView(APIView):
+    """The JSON Schema (2020-12) of one subject's envelope, as in `docs/schemas/`."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("subject", OpenApiTypes.STR, OpenApiParameter.PATH, description="The subject.")],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A JSON Schema document.")},
+    )
+    def get(self, request: Request, subject: str) -> Response:
+        registration = REGISTRY.get(subject)
+        if registration is None:
+            raise exceptions.NotFound(f"No event subject {subject!r}; GET {SCHEMAS_PATH} lists them.")
+        return Response(subject_schema(registration))
 
 
 HealthSerializer = inline_serializer(

@@ -31,6 +31,7 @@ import nats.js.errors
 from django.conf import settings
 
 from events.envelope import encode_envelope
+from events.headers import message_headers
 from events.subjects import STREAM_SUBJECTS
 
 logger = logging.getLogger(__name__)
@@ -43,11 +44,16 @@ PERMANENT_ERROR_CODES = frozenset({MESSAGE_EXCEEDS_MAXIMUM})
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message to publish: subject, encoded envelope, and the envelope id used as `Nats-Msg-Id`."""
+    """One message to publish: subject, encoded envelope, its id (`Nats-Msg-Id`) and timestamp (`ce-time`)."""
 
     subject: str
     payload: bytes
     msg_id: str
+    timestamp: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return message_headers(subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp)
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,7 @@ class _Connection:
             self.pending[token] = future
             try:
                 await self.nc.publish(
-                    message.subject, message.payload, reply=self.prefix + token, headers={"Nats-Msg-Id": message.msg_id}
+                    message.subject, message.payload, reply=self.prefix + token, headers=message.headers
                 )
             except nats.errors.MaxPayloadError as exc:
                 self.pending.pop(token, None)
@@ -454,7 +460,12 @@ def publish_messages(messages: Sequence[OutgoingMessage], *, timeout: float | No
 
 def message_for(envelope: dict[str, Any]) -> OutgoingMessage:
     """The wire message for an envelope: its type is the subject, its id the `Nats-Msg-Id`."""
-    return OutgoingMessage(subject=envelope["type"], payload=encode_envelope(envelope), msg_id=str(envelope["id"]))
+    return OutgoingMessage(
+        subject=envelope["type"],
+        payload=encode_envelope(envelope),
+        msg_id=str(envelope["id"]),
+        timestamp=str(envelope.get("timestamp") or ""),
+    )
 
 
 def publish_event(subject: str, envelope: dict[str, Any], *, timeout: float | None = None) -> PublishResult:
@@ -466,7 +477,12 @@ def publish_event(subject: str, envelope: dict[str, Any], *, timeout: float | No
         logger.info("NATS_URL is not set; event %s (%s) not published.", envelope.get("id"), subject)
         return SKIPPED
     try:
-        message = OutgoingMessage(subject=subject, payload=encode_envelope(envelope), msg_id=str(envelope["id"]))
+        message = OutgoingMessage(
+            subject=subject,
+            payload=encode_envelope(envelope),
+            msg_id=str(envelope["id"]),
+            timestamp=str(envelope.get("timestamp") or ""),
+        )
         [result] = publish_messages([message], timeout=timeout)
     except Exception as exc:
         logger.exception("Publishing event %s failed", envelope.get("id"))

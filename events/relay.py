@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 TABLE = OutboxEvent._meta.db_table
 
 _CLAIM_SQL = f"""
-SELECT id::text, subject, envelope::text, attempts, extract(epoch FROM created_at)::float8
+SELECT id::text, subject, envelope::text, attempts, extract(epoch FROM created_at)::float8,
+    coalesce(envelope->>'timestamp', '')
 FROM {TABLE}
 WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
 ORDER BY next_attempt_at
@@ -73,9 +74,10 @@ class ClaimedEvent:
     payload: bytes
     attempts: int
     created_epoch: float
+    timestamp: str = ""
 
     def message(self) -> OutgoingMessage:
-        return OutgoingMessage(subject=self.subject, payload=self.payload, msg_id=self.id)
+        return OutgoingMessage(subject=self.subject, payload=self.payload, msg_id=self.id, timestamp=self.timestamp)
 
 
 @dataclass
@@ -125,8 +127,15 @@ def claim_due_events(*, limit: int, event_id: uuid.UUID | str | None = None) -> 
         cursor.execute(_CLAIM_SQL.format(only=only), params)
         rows = cursor.fetchall()
     return [
-        ClaimedEvent(id=row_id, subject=subject, payload=envelope.encode(), attempts=attempts, created_epoch=created)
-        for row_id, subject, envelope, attempts, created in rows
+        ClaimedEvent(
+            id=row_id,
+            subject=subject,
+            payload=envelope.encode(),
+            attempts=attempts,
+            created_epoch=created,
+            timestamp=timestamp,
+        )
+        for row_id, subject, envelope, attempts, created, timestamp in rows
     ]
 
 

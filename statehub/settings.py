@@ -201,6 +201,15 @@ EVENTS_INLINE_PUBLISH_TIMEOUT_S = env.float("EVENTS_INLINE_PUBLISH_TIMEOUT_S", d
 # After the broker refused or timed out an enqueue, leave new events to the relay for this long.
 EVENTS_ENQUEUE_BACKOFF_S = env.float("EVENTS_ENQUEUE_BACKOFF_S", default=10.0)
 EVENTS_PRUNE_BATCH_SIZE = env.int("EVENTS_PRUNE_BATCH_SIZE", default=5000)
+# `ce-source` of every message (a URI-reference naming this producer).
+CLOUDEVENTS_SOURCE = env("CLOUDEVENTS_SOURCE", default="/state-hub")
+# Where consumers reach the hub; `ce-dataschema` must be an absolute URI, so it is built on this.
+# Default: https:// and the first concrete allowed host in production, the dev server in debug.
+_CONCRETE_HOSTS = [host for host in ALLOWED_HOSTS if host and host != "*" and not host.startswith(".")]
+STATEHUB_PUBLIC_URL = env(
+    "STATEHUB_PUBLIC_URL",
+    default=f"https://{_CONCRETE_HOSTS[0]}" if _CONCRETE_HOSTS and not DEBUG else "http://localhost:8000",
+).rstrip("/")
 
 # --- Celery ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")

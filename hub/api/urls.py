@@ -7,7 +7,7 @@ from django.urls import URLPattern, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import APIRootView
 
-from events.api import HealthView, OutboxEventViewSet
+from events.api import EventSchemaIndexView, EventSchemaView, HealthView, OutboxEventViewSet
 from hub.api import views
 from hub.api.schema import alias_of
 
@@ -49,6 +49,7 @@ api_root = HubRootView.as_view(
         "progress-events": "progress-event-list",
         "next-steps": "next-steps",
         "events": "event-list",
+        "event-schemas": "event-schema-index",
         "health": "health",
         "schema": "schema",
         "docs": "docs",
@@ -80,6 +81,9 @@ urlpatterns = [
     ),
     *route("next-steps/", views.NextStepsView.as_view(), "next-steps"),
     *route("events/", OutboxEventViewSet.as_view({"get": "list"}, suffix="List", detail=False), "event-list"),
+    # Before `events/<id>/`, which would take `schemas` for an event id.
+    *route("events/schemas/", EventSchemaIndexView.as_view(), "event-schema-index"),
+    *route("events/schemas/<str:subject>.json", EventSchemaView.as_view(), "event-schema"),
     *route(
         "events/<str:id>/",
         OutboxEventViewSet.as_view({"get": "retrieve"}, suffix="Instance", detail=True),

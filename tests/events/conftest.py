@@ -12,8 +12,10 @@ import nats.js.errors
 import pytest
 
 from events.publisher import reset_publisher
+from events.subjects import REGISTRY
 from statehub.devservers import free_port
 from tests import childprocess
+from tests.events.contract import assert_valid_envelope
 
 
 @dataclass
@@ -22,6 +24,20 @@ class StoredMessage:
     seq: int
     headers: dict[str, str]
     envelope: dict[str, Any]
+    data: bytes
+
+
+def check_contract(message: StoredMessage) -> None:
+    """A hub event taken from the stream keeps the consumer contract; other subjects are not the hub's."""
+    if message.subject not in REGISTRY:
+        return
+    assert_valid_envelope(message.envelope)
+    envelope, headers = message.envelope, message.headers
+    assert headers["Nats-Msg-Id"] == headers["ce-id"] == envelope["id"]
+    assert (headers["ce-specversion"], headers["ce-type"]) == ("1.0", envelope["type"])
+    assert headers["ce-time"] == envelope["timestamp"]
+    assert headers["ce-dataschema"].endswith(f"/events/schemas/{envelope['type']}.json")
+    assert headers["content-type"] == headers["ce-datacontenttype"] == "application/json"
 
 
 class JetStreamProbe:
@@ -67,17 +83,25 @@ class JetStreamProbe:
                 info = await js.stream_info(self.stream)
             except nats.js.errors.NotFoundError:
                 return []
-            found = []
+            found: list[StoredMessage] = []
+            if not info.state.messages:
+                return found
             for seq in range(info.state.first_seq, info.state.last_seq + 1):
                 raw = await js.get_msg(self.stream, seq)
                 found.append(
                     StoredMessage(
-                        subject=raw.subject, seq=raw.seq, headers=dict(raw.headers or {}), envelope=json.loads(raw.data)
+                        subject=raw.subject,
+                        seq=raw.seq,
+                        headers=dict(raw.headers or {}),
+                        envelope=json.loads(raw.data),
+                        data=raw.data,
                     )
                 )
             return found
 
         result: list[StoredMessage] = self._run(read)
+        for message in result:
+            check_contract(message)
         return result
 
 
@@ -86,6 +110,7 @@ def jetstream(nats_server_url: str, settings: Any) -> Iterator[JetStreamProbe]:
     """Point the hub at the test nats-server with an empty stream, and a fresh publisher.
 
     The stream is deleted first: `NATS_URL`, when set for a test run, must name a disposable server.
+    Afterwards every hub event the test left in the stream is checked against the contract.
     """
     settings.NATS_URL = nats_server_url
     probe = JetStreamProbe(nats_server_url, settings.NATS_STREAM)
@@ -93,6 +118,7 @@ def jetstream(nats_server_url: str, settings: Any) -> Iterator[JetStreamProbe]:
     reset_publisher()
     yield probe
     reset_publisher()
+    probe.messages()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from events.publisher import publish_event
 from hub import services
 from statehub import devservers
 from tests import childprocess
+from tests.events.contract import repo_registered_envelope
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,10 +77,7 @@ def test_tail_events_prints_each_envelope_as_one_json_line(jetstream: Any) -> No
     deadline = time.monotonic() + 10
     while "Listening" not in err.getvalue() and time.monotonic() < deadline:
         time.sleep(0.02)
-    envelopes: list[dict[str, Any]] = [
-        {"id": f"00000000-0000-4000-8000-00000000000{n}", "type": "org.statehub.repo.registered", "attributes": {}}
-        for n in (1, 2)
-    ]
+    envelopes: list[dict[str, Any]] = [repo_registered_envelope(f"repo-{n}") for n in (1, 2)]
     for envelope in envelopes:
         assert publish_event(envelope["type"], envelope)
     publish_event("org.other.thing", {"id": "00000000-0000-4000-8000-000000000009", "type": "org.other.thing"})

@@ -11,13 +11,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 import events
-from events.envelope import build_envelope
 from events.models import OutboxEvent
 from events.publisher import reset_publisher
 from events.relay import relay_pending_events
 from events.subjects import REPO_REGISTERED
 from hub import services
 from hub.models import Repo
+from tests.events.contract import repo_registered_envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.nats]
 
@@ -28,11 +28,7 @@ def register(slug: str = "state-hub", **extra: Any) -> Repo:
 
 def backlog_envelope() -> tuple[uuid.UUID, dict[str, Any]]:
     event_id = uuid.uuid4()
-    attributes = {name: "x" for name in REPO_REGISTERED.attribute_names}
-    envelope = build_envelope(
-        subject=REPO_REGISTERED.name, attributes=attributes, occurred_at=timezone.now(), event_id=event_id
-    )
-    return event_id, envelope
+    return event_id, repo_registered_envelope("x", event_id=event_id)
 
 
 def make_all_due() -> None:

@@ -4,7 +4,6 @@ import asyncio
 import socket
 import threading
 import time
-import uuid
 from typing import Any
 
 import nats
@@ -12,12 +11,13 @@ import pytest
 
 from events import publisher
 from events.publisher import OutgoingMessage, PublishResult, publish_event, publish_messages, subject_matches
+from tests.events.contract import repo_registered_envelope
 
 pytestmark = pytest.mark.nats
 
 
-def envelope(subject: str = "org.statehub.repo.registered") -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "type": subject, "version": "1.0", "attributes": {}}
+def envelope() -> dict[str, Any]:
+    return repo_registered_envelope()
 
 
 def test_publish_returns_the_stream_sequence_and_a_repeat_is_a_duplicate(jetstream: Any) -> None:

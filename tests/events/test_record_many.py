@@ -1,5 +1,7 @@
 """events.record_many: many outbox rows in one INSERT, with record()'s checks and transaction semantics."""
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
 
@@ -18,7 +20,7 @@ ATTRIBUTES = {
     "repo_slug": "r",
     "previous_status": "todo",
     "reason": "workstream_closed",
-    "canceled_at": None,
+    "canceled_at": dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC),
 }
 
 

@@ -24,8 +24,8 @@ def test_the_doc_names_every_subject_and_attribute() -> None:
     text = render_subjects_doc()
     for subject in REGISTRY.values():
         assert f"## `{subject.name}`" in text
-        for name, _ in subject.attributes:
-            assert f"| `{name}` |" in text
+        for attribute in subject.attributes:
+            assert f"| `{attribute.name}` | {attribute.type_label} |" in text
 
 
 def test_check_fails_when_the_doc_is_out_of_date(tmp_path: Path) -> None:

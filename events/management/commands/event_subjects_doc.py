@@ -1,4 +1,4 @@
-"""`manage.py event_subjects_doc [--check]`: write docs/nats-event-subjects.md from the subject registry."""
+"""`manage.py event_subjects_doc [--check]`: write docs/nats-event-subjects.md and docs/schemas/ from the registry."""
 
 from pathlib import Path
 from typing import Any
@@ -6,29 +6,49 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from events.schemas import render_schema_files
 from events.subjects import render_subjects_doc
 
 DEFAULT_PATH = Path(settings.BASE_DIR) / "docs" / "nats-event-subjects.md"
+DEFAULT_SCHEMAS_DIR = Path(settings.BASE_DIR) / "docs" / "schemas"
 
 
 class Command(BaseCommand):
-    """Generate the event subjects document from `events/subjects.py`, or check that it is current."""
+    """Generate the event subjects document and the JSON Schemas from `events/subjects.py`, or check them."""
 
-    help = "Write docs/nats-event-subjects.md from the subject registry (--check: fail if it is out of date)."
+    help = (
+        "Write docs/nats-event-subjects.md and docs/schemas/*.json from the subject registry "
+        "(--check: fail if any is out of date)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--check", action="store_true", help="Exit non-zero if the file differs.")
+        parser.add_argument("--check", action="store_true", help="Exit non-zero if a file differs.")
         parser.add_argument("--output", type=Path, default=DEFAULT_PATH, help="Where the document lives.")
+        parser.add_argument(
+            "--schemas-dir", type=Path, default=DEFAULT_SCHEMAS_DIR, help="Where the JSON Schemas live."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["output"]
-        wanted = render_subjects_doc()
+        schemas_dir: Path = options["schemas_dir"]
+        wanted = {path: render_subjects_doc()}
+        wanted |= {schemas_dir / name: text for name, text in render_schema_files().items()}
+        # A schema file whose subject left the registry is stale too.
+        stray = sorted(set(schemas_dir.glob("*.json")) - set(wanted)) if schemas_dir.is_dir() else []
         if options["check"]:
-            current = path.read_text(encoding="utf-8") if path.exists() else None
-            if current != wanted:
-                raise CommandError(f"{path} is out of date; run `manage.py event_subjects_doc`.")
-            self.stdout.write(f"{path} matches the registry.")
+            outdated = [
+                str(file)
+                for file, text in wanted.items()
+                if not file.exists() or file.read_text(encoding="utf-8") != text
+            ]
+            if outdated or stray:
+                names = ", ".join(outdated + [f"{file} (no such subject)" for file in stray])
+                raise CommandError(f"Files out of date: {names}; run `manage.py event_subjects_doc`.")
+            self.stdout.write(f"{path} and {len(wanted) - 1} schema(s) in {schemas_dir} match the registry.")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(wanted, encoding="utf-8")
-        self.stdout.write(f"Wrote {path}.")
+        for file, text in wanted.items():
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(text, encoding="utf-8")
+        for file in stray:
+            file.unlink()
+        self.stdout.write(f"Wrote {path} and {len(wanted) - 1} schema(s) in {schemas_dir}.")

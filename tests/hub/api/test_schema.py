@@ -60,6 +60,8 @@ def test_the_schema_is_served_and_documents_every_endpoint(reader_api: APIClient
         "/progress-events/",
         "/next-steps/",
         "/events/",
+        "/events/schemas/",
+        "/events/schemas/{subject}.json",
         "/events/{id}/",
         "/events/{id}/requeue",
         "/health",

@@ -1,0 +1,52 @@
+"""The headers of every event message: `Nats-Msg-Id` and CloudEvents 1.0 (NATS protocol binding, binary mode).
+
+The body stays the v1.0 envelope; the headers let a CloudEvents-aware consumer route and validate
+without parsing it. `ce-id` is the envelope id (= `Nats-Msg-Id`), `ce-type` the subject, `ce-time`
+the envelope timestamp, `ce-source` the `CLOUDEVENTS_SOURCE` setting, and `ce-dataschema` the
+absolute URL of the subject's JSON Schema: CloudEvents types `dataschema` as an absolute URI, and a
+consumer reading from NATS has no request to resolve a relative one against. The media type is
+sent both as the binding's `ce-datacontenttype` and as `content-type`, which HTTP-style readers
+(the official SDKs' binary-mode parsers) take for it. Values are percent-encoded as the binding
+requires; the per-subject part is computed once.
+"""
+
+import functools
+from urllib.parse import quote
+
+from django.conf import settings
+
+from events.schemas import schema_url
+from events.subjects import REGISTRY
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+# Printable ASCII except space, double quote and percent stay as they are; everything else is %XX.
+_UNESCAPED = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in ' "%')
+
+
+def encode_header_value(value: str) -> str:
+    """A CloudEvents attribute value as a NATS header value (UTF-8 percent-encoding of the rest)."""
+    return quote(value, safe=_UNESCAPED)
+
+
+@functools.lru_cache(maxsize=256)
+def _subject_headers(subject: str, source: str, public_url: str) -> tuple[tuple[str, str], ...]:
+    headers = {
+        "ce-specversion": SPECVERSION,
+        "ce-type": encode_header_value(subject),
+        "ce-source": encode_header_value(source),
+        "ce-datacontenttype": CONTENT_TYPE,
+        "content-type": CONTENT_TYPE,
+    }
+    if subject in REGISTRY:
+        headers["ce-dataschema"] = encode_header_value(schema_url(subject))
+    return tuple(headers.items())
+
+
+def message_headers(*, subject: str, event_id: str, timestamp: str) -> dict[str, str]:
+    """Every header of one event message; `ce-time` only when the envelope has a timestamp."""
+    headers = {"Nats-Msg-Id": event_id, "ce-id": encode_header_value(event_id)}
+    headers.update(_subject_headers(subject, settings.CLOUDEVENTS_SOURCE, settings.STATEHUB_PUBLIC_URL))
+    if timestamp:
+        headers["ce-time"] = encode_header_value(timestamp)
+    return headers
