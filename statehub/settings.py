@@ -152,8 +152,10 @@ NATS_URL = env("NATS_URL", default="")
 NATS_STREAM = env("NATS_STREAM", default="ACTIVITY_EVENTS")
 NATS_PUBLISH_TIMEOUT_S = env.float("NATS_PUBLISH_TIMEOUT_S", default=5.0)
 NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=1.0)
-# After a failed connect, publishes fail fast (rows stay pending) for this long before trying again.
+# After a failed connect, publishes fail fast (rows stay pending) for this long before trying again;
+# the window doubles with each failure in a row up to the maximum. The relay probes every sweep regardless.
 NATS_DOWN_BACKOFF_S = env.float("NATS_DOWN_BACKOFF_S", default=5.0)
+NATS_DOWN_BACKOFF_MAX_S = env.float("NATS_DOWN_BACKOFF_MAX_S", default=60.0)
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 EVENTS_RELAY_INTERVAL_S = env.float("EVENTS_RELAY_INTERVAL_S", default=30.0)
