@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from events.envelope import EnvelopeTooLarge
 from events.services import OutboxStateError
 from hub.errors import Conflict, HubError, InvalidTransition, NotFound, ValidationFailed
 
@@ -21,7 +22,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     Also: an outbox action on an event in the wrong status → 409 `invalid_transition`; a Django
     ValidationError that escaped a serializer → 400 field errors; a value the database refuses
-    (DataError: out of range, bad encoding) → 400 rather than 500.
+    (DataError: out of range, bad encoding) → 400 rather than 500; a change whose event would be
+    too large to deliver → 400 `too_large`.
     """
     if isinstance(exc, InvalidTransition | Conflict):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT)
@@ -32,6 +34,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, HubError):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, EnvelopeTooLarge):
+        return Response({"detail": str(exc), "code": "too_large"}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, OutboxStateError):
         return Response({"detail": str(exc), "code": "invalid_transition"}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
