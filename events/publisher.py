@@ -494,20 +494,47 @@ def submit_messages(messages: Sequence[OutgoingMessage], *, timeout: float | Non
     return PendingPublish(future, len(messages), wait_limit)
 
 
+class PendingProbe:
+    """A probe running on the publisher loop; `result()` waits for it and never raises."""
+
+    def __init__(self, future: concurrent.futures.Future[Any] | None, url: str, wait_limit: float) -> None:
+        self._future = future
+        self._url = url
+        self._wait_limit = wait_limit
+
+    def result(self) -> str:
+        if self._future is None:
+            return ""
+        try:
+            reason: str = self._future.result(timeout=self._wait_limit)
+        except Exception as exc:
+            self._future.cancel()
+            return f"Could not probe NATS at {self._url}: {exc!r}"
+        return reason
+
+
+def start_probe() -> PendingProbe:
+    """Start `probe()` on the process's connection without waiting (e.g. beside a database check)."""
+    if not settings.NATS_URL:
+        return PendingProbe(None, "", 0)
+    config = _config(None)
+    try:
+        future = _get_publisher().submit_probe(config)
+    except Exception as exc:
+        failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        failed.set_exception(exc)
+        return PendingProbe(failed, config.url, 0)
+    return PendingProbe(future, config.url, 2 * config.connect_timeout + 1)
+
+
 def probe() -> str:
     """Try NATS now, even while publishes back off; "" when it answers (or NATS_URL is unset), else the reason.
 
-    The relay calls this once per sweep, so an outage of any length ends with the first sweep after
-    NATS returns, and a sweep during the outage touches no row.
+    Uses the process's long-lived connection (opening it if needed) and a ping, each bounded by
+    `NATS_CONNECT_TIMEOUT_S`. The relay calls this once per sweep, so an outage of any length ends
+    with the first sweep after NATS returns, and a sweep during the outage touches no row.
     """
-    if not settings.NATS_URL:
-        return ""
-    config = _config(None)
-    try:
-        reason: str = _get_publisher().submit_probe(config).result(timeout=config.connect_timeout + 3)
-    except Exception as exc:
-        return f"Could not probe NATS at {config.url}: {exc!r}"
-    return reason
+    return start_probe().result()
 
 
 def publish_messages(messages: Sequence[OutgoingMessage], *, timeout: float | None = None) -> list[PublishResult]:

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "statehub.errors.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -47,6 +48,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Larger request bodies are a JSON 413 before they are read (statehub.errors.RequestLimitsMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 ROOT_URLCONF = "statehub.urls"
 WSGI_APPLICATION = "statehub.wsgi.application"
@@ -69,6 +73,16 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/statehub")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# An unreachable or hung database must cost a request seconds, not a worker timeout (DESIGN §6.11).
+# libpq counts the connect timeout in whole seconds, 2 at least; 0 turns a timeout off.
+DATABASE_CONNECT_TIMEOUT_S = env.int("DATABASE_CONNECT_TIMEOUT_S", default=2)
+DATABASE_STATEMENT_TIMEOUT_S = env.float("DATABASE_STATEMENT_TIMEOUT_S", default=30.0)
+_database_options = DATABASES["default"].setdefault("OPTIONS", {})
+if DATABASE_CONNECT_TIMEOUT_S > 0:
+    _database_options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_S)
+if DATABASE_STATEMENT_TIMEOUT_S > 0:
+    _statement_timeout = f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT_S * 1000)}"
+    _database_options["options"] = " ".join(filter(None, [_database_options.get("options", ""), _statement_timeout]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -123,6 +137,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "hub.api.schema.HubAutoSchema",
     "EXCEPTION_HANDLER": "hub.api.exceptions.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "hub.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -130,6 +149,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="120/minute"),
         "user": env("API_THROTTLE_USER", default="6000/minute"),
+        "health": env("API_THROTTLE_HEALTH", default="60/minute"),
     },
 }
 
@@ -156,6 +176,8 @@ NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=1.0)
 # the window doubles with each failure in a row up to the maximum. The relay probes every sweep regardless.
 NATS_DOWN_BACKOFF_S = env.float("NATS_DOWN_BACKOFF_S", default=5.0)
 NATS_DOWN_BACKOFF_MAX_S = env.float("NATS_DOWN_BACKOFF_MAX_S", default=60.0)
+# `/health` answers from a per-process cache this young, so callers cannot turn it into load.
+HEALTH_CACHE_S = env.float("HEALTH_CACHE_S", default=5.0)
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 EVENTS_RELAY_INTERVAL_S = env.float("EVENTS_RELAY_INTERVAL_S", default=30.0)
