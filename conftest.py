@@ -26,7 +26,10 @@ def django_db_modify_db_settings(
         import environ
 
         url = devservers.start_postgres(tmp_path_factory.mktemp("postgres") / "data", throwaway=True)
+        # Keep the settings' connection options (connect and statement timeouts) beside the URL's.
+        options = database.get("OPTIONS", {})
         database.update(environ.Env.db_url_config(url))
+        database["OPTIONS"] = {**options, **database.get("OPTIONS", {})}
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     test_name = f"test_statehub_{_CHECKOUT_TAG}" + (f"_{worker}" if worker else "")
     database.setdefault("TEST", {})["NAME"] = test_name

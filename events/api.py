@@ -11,6 +11,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from events.health import health_report
@@ -18,6 +19,7 @@ from events.models import OutboxEvent
 from events.schemas import SCHEMAS_PATH, schema_filename, subject_schema
 from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
+from statehub.errors import RETRY_AFTER_S
 from statehub.pagination import BoundedCountPagination
 
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event id.")
@@ -161,12 +163,18 @@ HealthSerializer = inline_serializer(
 )
 
 
+class HealthThrottle(AnonRateThrottle):
+    """Callers of `/health` (anonymous by design) are throttled per address at `API_THROTTLE_HEALTH`."""
+
+    scope = "health"
+
+
 class HealthView(APIView):
-    """Liveness for monitors (no auth): database, NATS and outbox backlog; 503 when the database is down."""
+    """Liveness for monitors (no auth, throttled): database, NATS and outbox backlog; 503 when the database is down."""
 
     authentication_classes = ()
     permission_classes = ()
-    throttle_classes = ()
+    throttle_classes = (HealthThrottle,)
 
     @extend_schema(
         auth=[],
@@ -177,4 +185,6 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         serving, body = health_report()
-        return Response(body, status=status.HTTP_200_OK if serving else status.HTTP_503_SERVICE_UNAVAILABLE)
+        if serving:
+            return Response(body)
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_S)})

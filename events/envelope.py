@@ -12,6 +12,10 @@ class EnvelopeError(ValueError):
     """An event that does not fit the contract (unknown subject, wrong attributes, unserialisable value)."""
 
 
+class EnvelopeTooLarge(EnvelopeError):
+    """An envelope that would not fit the NATS server's max payload, so it could never be delivered."""
+
+
 def format_timestamp(moment: dt.datetime) -> str:
     """Format an aware datetime as UTC with milliseconds and a `Z`, as the envelope requires."""
     if moment.tzinfo is None:

@@ -1,7 +1,15 @@
-"""Health checks behind `/health`: the database, NATS reachability and the outbox backlog."""
+"""Health checks behind `/health`: the database, NATS reachability and the outbox backlog.
 
-import asyncio
+The report is cached for `HEALTH_CACHE_S` per process, so however often monitors (or anyone) call
+`/health`, the database and NATS see at most one probe per process in that time. NATS is probed on
+the process's long-lived publisher connection, never a connection per call, and beside the
+database check, so a hung database and a hung NATS together still answer within about
+`DATABASE_CONNECT_TIMEOUT_S` (2 s by default).
+"""
+
 import logging
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -9,11 +17,13 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from events import publisher
 from events.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
-NATS_CHECK_TIMEOUT_S = 1.0
+_cache_lock = threading.Lock()
+_cached: tuple[float, bool, dict[str, Any]] | None = None
 
 
 def database_status() -> str:
@@ -28,34 +38,17 @@ def database_status() -> str:
     return "ok"
 
 
-async def _nats_ping(url: str, timeout: float) -> None:
-    import nats
-
-    async def ignore_error(_error: Exception) -> None:
-        return None
-
-    client = await nats.connect(
-        url,
-        connect_timeout=timeout,
-        allow_reconnect=False,
-        max_reconnect_attempts=0,
-        error_cb=ignore_error,
-    )
-    try:
-        await client.flush(timeout=max(1, round(timeout)))
-    finally:
-        await client.close()
+def nats_status() -> str:
+    """`unconfigured` without NATS_URL, `ok` if the publisher's connection answers a ping, else `unreachable`."""
+    return _nats_state(publisher.start_probe())
 
 
-def nats_status(url: str | None = None, *, timeout: float = NATS_CHECK_TIMEOUT_S) -> str:
-    """`unconfigured` without NATS_URL, `ok` if a connection and a ping succeed within `timeout`, else `unreachable`."""
-    url = settings.NATS_URL if url is None else url
-    if not url:
+def _nats_state(probe: publisher.PendingProbe) -> str:
+    if not settings.NATS_URL:
         return "unconfigured"
-    try:
-        asyncio.run(asyncio.wait_for(_nats_ping(url, timeout), timeout=timeout + 0.5))
-    except Exception as exc:
-        logger.info("Health check: NATS at %s is unreachable: %r", url, exc)
+    reason = probe.result()
+    if reason:
+        logger.info("Health check: %s", reason)
         return "unreachable"
     return "ok"
 
@@ -75,9 +68,30 @@ def outbox_status() -> dict[str, Any]:
 
 
 def health_report() -> tuple[bool, dict[str, Any]]:
-    """The `/health` body and whether the service can serve (false when the database is unreachable)."""
+    """The `/health` body and whether the service can serve (false when the database is unreachable).
+
+    Served from this process's cache when it is younger than `HEALTH_CACHE_S`.
+    """
+    global _cached
+    with _cache_lock:
+        cached = _cached
+        if cached is not None and time.monotonic() - cached[0] < settings.HEALTH_CACHE_S:
+            return cached[1], cached[2]
+        serving, body = _fresh_report()
+        _cached = (time.monotonic(), serving, body)
+        return serving, body
+
+
+def reset_health_cache() -> None:
+    """Forget the cached report (tests)."""
+    global _cached
+    with _cache_lock:
+        _cached = None
+
+
+def _fresh_report() -> tuple[bool, dict[str, Any]]:
+    nats_probe = publisher.start_probe()
     database = database_status()
-    nats_state = nats_status()
     outbox: dict[str, Any] = {"pending": None, "failed": None, "oldest_pending_age_s": None}
     if database == "ok":
         try:
@@ -85,6 +99,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
         except DatabaseError:
             logger.warning("Health check: could not read the outbox.", exc_info=True)
             database = "unreachable"
+    nats_state = _nats_state(nats_probe)
     if database != "ok":
         overall = "down"
     elif nats_state == "unreachable" or (outbox["failed"] or 0) > 0:

@@ -14,7 +14,7 @@ PUBLISH_ATTEMPTS = Counter(
 )
 PUBLISH_FAILURES = Counter(
     "statehub_events_publish_failures",
-    "Failed publish attempts, by kind (retry or permanent).",
+    "Failed publish attempts, by kind (unavailable: NATS away, not counted against the event; retry or permanent).",
     ["kind"],
 )
 COMMIT_TO_ACK_SECONDS = Histogram(
@@ -29,7 +29,7 @@ def count_outcome(outcome: str, amount: int = 1) -> None:
     try:
         if amount:
             PUBLISH_ATTEMPTS.labels(outcome=outcome).inc(amount)
-            if outcome in ("retry", "permanent"):
+            if outcome in ("unavailable", "retry", "permanent"):
                 PUBLISH_FAILURES.labels(kind=outcome).inc(amount)
     except Exception:
         logger.debug("Could not count publish outcome", exc_info=True)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from events.envelope import EnvelopeError, build_envelope
+from events.envelope import EnvelopeError, EnvelopeTooLarge, build_envelope, encode_envelope
 from events.models import OutboxEvent
 from events.subjects import REGISTRY
 
@@ -22,12 +22,14 @@ def record(subject: str, attributes: dict[str, Any], *, occurred_at: dt.datetime
 
     The attributes must be exactly the subject's registered ones. A rollback discards the row,
     so no event leaks; once committed the row stays `pending` until JetStream acknowledges it.
+    An envelope too large to ever be delivered is refused here (`EnvelopeTooLarge`), failing the write.
     """
     _check_attributes(subject, attributes)
     event_id = uuid.uuid4()
     envelope = build_envelope(
         subject=subject, attributes=attributes, occurred_at=occurred_at or timezone.now(), event_id=event_id
     )
+    _check_size(subject, envelope)
     event = OutboxEvent.objects.create(id=event_id, subject=subject, envelope=envelope, next_attempt_at=timezone.now())
     transaction.on_commit(lambda: enqueue_publish(event_id), robust=True)
     return event
@@ -81,6 +83,7 @@ def record_many(
         envelope = build_envelope(
             subject=subject, attributes=attributes, occurred_at=occurred_at or now, event_id=event_id
         )
+        _check_size(subject, envelope)
         rows.append(OutboxEvent(id=event_id, subject=subject, envelope=envelope, next_attempt_at=now))
     OutboxEvent.objects.bulk_create(rows)
     if rows:
@@ -98,6 +101,26 @@ def _check_attributes(subject: str, attributes: dict[str, Any]) -> None:
         extra = sorted(given - registration.attribute_names)
         raise EnvelopeError(
             f"Attributes of {subject} differ from its registration: missing {missing}, unexpected {extra}."
+        )
+
+
+# Room kept for the message's headers (Nats-Msg-Id, CloudEvents), which count toward the server's limit.
+HEADER_ALLOWANCE_BYTES = 8 * 1024
+
+
+def envelope_limit() -> int:
+    """The largest encoded envelope the hub records: the server's max payload less room for headers."""
+    return int(settings.EVENTS_MAX_PAYLOAD_BYTES) - HEADER_ALLOWANCE_BYTES
+
+
+def _check_size(subject: str, envelope: dict[str, Any]) -> None:
+    # The fields that feed envelopes are bounded so this never fires; it guards the promise that
+    # no write is accepted whose event could not be delivered.
+    size = len(encode_envelope(envelope))
+    if size > envelope_limit():
+        raise EnvelopeTooLarge(
+            f"The {subject} event of this change would be {size} bytes, over the {envelope_limit()} bytes "
+            "an event may have; shorten the longest text."
         )
 
 

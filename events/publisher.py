@@ -5,10 +5,16 @@ The loop runs in a daemon thread; callers in ordinary (sync) Django code hand it
 re-publish inside JetStream's duplicate window is dropped by the server. Publishes are pipelined:
 a batch is written out at once and its PubAcks are awaited together.
 
-Outcomes are classified, never raised: a timeout or a lost connection is "retry" (same id), a
-payload over the server's limit or a subject no stream covers (after ensuring the stream) is
-"permanent". After a failed connect, publishes fail fast for `NATS_DOWN_BACKOFF_S`, so a request
-that publishes in-process after commit is not slowed by a dead server.
+Outcomes are classified, never raised. NATS being away — unreachable, a lost connection, no
+PubAck in time, no responders, a missing stream, a JetStream error the server marks as its own
+(5xx) — is "unavailable": not the message's fault, so it never counts against the row (same id
+next time). An error of the message itself is "permanent" (a payload over the server's limit, a
+subject no stream covers after ensuring the stream) or "retry" (any other JetStream refusal).
+
+After a failed connect the connection backs off: publishes fail fast for `NATS_DOWN_BACKOFF_S`,
+doubling on each further failure up to `NATS_DOWN_BACKOFF_MAX_S`, so a request that publishes
+in-process after commit is not slowed by a dead server. The relay does not wait out that window:
+each sweep probes the server once (`probe`) and drains only when NATS answers.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ class PublishResult:
     skipped: bool = False
     permanent: bool = False
     timed_out: bool = False
+    unavailable: bool = False
     error: str = ""
 
     def __bool__(self) -> bool:
@@ -73,20 +80,28 @@ class PublishResult:
 
     @property
     def outcome(self) -> str:
-        """`published`, `skipped`, `retry` or `permanent`."""
+        """`published`, `skipped`, `unavailable` (NATS away), `retry` or `permanent` (the message's fault)."""
         if self.ok:
             return "published"
         if self.skipped:
             return "skipped"
+        if self.unavailable:
+            return "unavailable"
         return "permanent" if self.permanent else "retry"
 
 
 SKIPPED = PublishResult(ok=False, skipped=True, error="NATS_URL is not set; event not published.")
 # Marker for "no responders": no stream listens on the subject (yet).
-_NO_STREAM = PublishResult(ok=False, error="No stream covers the subject.")
+_NO_STREAM = PublishResult(ok=False, unavailable=True, error="No stream covers the subject.")
+
+
+def _transient(error: str) -> PublishResult:
+    """NATS is away or did not say: the message is not at fault and is published again as it is."""
+    return PublishResult(ok=False, unavailable=True, error=error)
 
 
 def _retry(error: str) -> PublishResult:
+    """The server refused this message for a reason that may pass: counted against the row."""
     return PublishResult(ok=False, error=error)
 
 
@@ -101,6 +116,7 @@ class _Config:
     publish_timeout: float
     connect_timeout: float
     down_backoff: float
+    down_backoff_max: float
 
 
 class _Unavailable(Exception):
@@ -160,7 +176,7 @@ class _Connection:
         pending, self.pending = self.pending, {}
         for future in pending.values():
             if not future.done():
-                future.set_result(_retry(reason))
+                future.set_result(_transient(reason))
 
     async def _on_reply(self, msg: Any) -> None:
         future = self.pending.pop(msg.subject[len(self.prefix) :], None)
@@ -178,7 +194,13 @@ class _Connection:
         if error:
             code = error.get("err_code")
             text = f"JetStream error {code}: {error.get('description', '')}"
-            future.set_result(_permanent(text) if code in PERMANENT_ERROR_CODES else _retry(text))
+            if code in PERMANENT_ERROR_CODES:
+                future.set_result(_permanent(text))
+            elif int(error.get("code") or 0) >= 500:
+                # The server's own trouble (no quorum, resources, JetStream unavailable): not the message's.
+                future.set_result(_transient(text))
+            else:
+                future.set_result(_retry(text))
             return
         future.set_result(
             PublishResult(ok=True, stream_seq=response.get("seq"), duplicate=bool(response.get("duplicate")))
@@ -205,7 +227,7 @@ class _Connection:
                 continue
             except Exception as exc:
                 self.pending.pop(token, None)
-                results[index] = _retry(f"Publish failed: {exc!r}")
+                results[index] = _transient(f"Publish failed: {exc!r}")
                 continue
             waiting.append((index, token, future))
         if waiting:
@@ -219,9 +241,10 @@ class _Connection:
                 results[index] = PublishResult(
                     ok=False,
                     timed_out=True,
+                    unavailable=True,
                     error=f"No PubAck within {timeout:g} s (outcome unknown; retried with the same id).",
                 )
-        return [result if result is not None else _retry("Not published.") for result in results]
+        return [result if result is not None else _transient("Not published.") for result in results]
 
     async def stream_missing(self, stream: str, timeout: float) -> bool:
         """True only when the server says the stream does not exist (any other answer: False)."""
@@ -280,6 +303,7 @@ class _Publisher:
         self._down_url = ""
         self._down_until = 0.0
         self._down_reason = ""
+        self._down_failures = 0
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -293,11 +317,28 @@ class _Publisher:
     def submit(self, messages: Sequence[OutgoingMessage], config: _Config) -> concurrent.futures.Future[Any]:
         return asyncio.run_coroutine_threadsafe(self._publish(messages, config), self.loop())
 
+    def submit_probe(self, config: _Config) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(self._probe(config), self.loop())
+
+    async def _probe(self, config: _Config) -> str:
+        """Connect (even inside the back-off window) and ping; "" when NATS answers, else why not."""
+        try:
+            connection = await self._connect(config, probe=True)
+            await connection.nc.flush(timeout=config.connect_timeout)
+        except _Unavailable as exc:
+            return str(exc)
+        except Exception as exc:
+            self._mark_down(config, f"NATS at {config.url} did not answer a ping ({exc!r}); retried later.")
+            return self._down_reason
+        # It answers: end the back-off, so publishes from this process go out again at once.
+        self._down_until, self._down_failures = 0.0, 0
+        return ""
+
     async def _publish(self, messages: Sequence[OutgoingMessage], config: _Config) -> list[PublishResult]:
         try:
             connection = await self._connect(config)
         except _Unavailable as exc:
-            return [_retry(str(exc))] * len(messages)
+            return [_transient(str(exc))] * len(messages)
         results = await connection.publish_all(messages, config.publish_timeout)
         missing = [index for index, result in enumerate(results) if result is _NO_STREAM]
         timed_out = [index for index, result in enumerate(results) if result.timed_out]
@@ -315,7 +356,7 @@ class _Publisher:
             await connection.ensure_stream(config.stream, config.publish_timeout)
         except Exception as exc:
             for index in missing:
-                results[index] = _retry(f"No stream covers the subject and creating {config.stream} failed: {exc}")
+                results[index] = _transient(f"No stream covers the subject and creating {config.stream} failed: {exc}")
             return results
         again = await connection.publish_all([messages[index] for index in missing], config.publish_timeout)
         for index, result in zip(missing, again, strict=True):
@@ -329,14 +370,16 @@ class _Publisher:
             if await connection.stream_covers(config.stream, subject, config.publish_timeout) is False:
                 results[index] = _permanent(f"No stream covers {subject} even after ensuring {config.stream}.")
             else:
-                results[index] = _retry(f"JetStream did not answer for {subject} (stream {config.stream} unavailable).")
+                results[index] = _transient(
+                    f"JetStream did not answer for {subject} (stream {config.stream} unavailable)."
+                )
         return results
 
-    async def _connect(self, config: _Config) -> _Connection:
+    async def _connect(self, config: _Config, *, probe: bool = False) -> _Connection:
         if self._connect_lock is None:
             self._connect_lock = asyncio.Lock()
         async with self._connect_lock:
-            if config.url == self._down_url and time.monotonic() < self._down_until:
+            if not probe and config.url == self._down_url and time.monotonic() < self._down_until:
                 raise _Unavailable(self._down_reason)
             connection = self._connection
             if connection is not None and connection.url == config.url and connection.usable:
@@ -351,7 +394,7 @@ class _Publisher:
                 self._mark_down(config, f"NATS at {config.url} is unreachable ({exc!r}); retried later.")
                 await connection.close()
                 raise _Unavailable(self._down_reason) from exc
-            self._down_until = 0.0
+            self._down_until, self._down_failures = 0.0, 0
             self._connection = connection
             try:
                 await connection.ensure_stream(config.stream, config.publish_timeout)
@@ -361,8 +404,11 @@ class _Publisher:
             return connection
 
     def _mark_down(self, config: _Config, reason: str) -> None:
-        self._down_url, self._down_until, self._down_reason = config.url, time.monotonic() + config.down_backoff, reason
-        logger.warning("%s", reason)
+        """Fail fast for a while: the window doubles with each failure in a row, up to the maximum."""
+        self._down_failures = self._down_failures + 1 if config.url == self._down_url else 1
+        window = min(config.down_backoff_max, config.down_backoff * 2 ** (self._down_failures - 1))
+        self._down_url, self._down_until, self._down_reason = config.url, time.monotonic() + window, reason
+        logger.warning("%s (publishes fail fast for %.1f s)", reason, window)
 
     def shutdown(self) -> None:
         """Close the connection and stop the loop thread (same process only)."""
@@ -411,6 +457,7 @@ def _config(timeout: float | None) -> _Config:
         publish_timeout=timeout if timeout is not None else settings.NATS_PUBLISH_TIMEOUT_S,
         connect_timeout=settings.NATS_CONNECT_TIMEOUT_S,
         down_backoff=settings.NATS_DOWN_BACKOFF_S,
+        down_backoff_max=max(settings.NATS_DOWN_BACKOFF_S, settings.NATS_DOWN_BACKOFF_MAX_S),
     )
 
 
@@ -429,10 +476,10 @@ class PendingPublish:
             results: list[PublishResult] = self._future.result(timeout=self._wait_limit)
         except concurrent.futures.TimeoutError:
             self._future.cancel()
-            return [_retry("The publisher did not answer in time (outcome unknown).")] * self._size
+            return [_transient("The publisher did not answer in time (outcome unknown).")] * self._size
         except Exception as exc:
             logger.exception("Publisher failure")
-            return [_retry(f"Publisher failure: {exc!r}")] * self._size
+            return [_transient(f"Publisher failure: {exc!r}")] * self._size
         return results
 
 
@@ -451,6 +498,49 @@ def submit_messages(messages: Sequence[OutgoingMessage], *, timeout: float | Non
         failed.set_exception(exc)
         return PendingPublish(failed, len(messages), 0)
     return PendingPublish(future, len(messages), wait_limit)
+
+
+class PendingProbe:
+    """A probe running on the publisher loop; `result()` waits for it and never raises."""
+
+    def __init__(self, future: concurrent.futures.Future[Any] | None, url: str, wait_limit: float) -> None:
+        self._future = future
+        self._url = url
+        self._wait_limit = wait_limit
+
+    def result(self) -> str:
+        if self._future is None:
+            return ""
+        try:
+            reason: str = self._future.result(timeout=self._wait_limit)
+        except Exception as exc:
+            self._future.cancel()
+            return f"Could not probe NATS at {self._url}: {exc!r}"
+        return reason
+
+
+def start_probe() -> PendingProbe:
+    """Start `probe()` on the process's connection without waiting (e.g. beside a database check)."""
+    if not settings.NATS_URL:
+        return PendingProbe(None, "", 0)
+    config = _config(None)
+    try:
+        future = _get_publisher().submit_probe(config)
+    except Exception as exc:
+        failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        failed.set_exception(exc)
+        return PendingProbe(failed, config.url, 0)
+    return PendingProbe(future, config.url, 2 * config.connect_timeout + 1)
+
+
+def probe() -> str:
+    """Try NATS now, even while publishes back off; "" when it answers (or NATS_URL is unset), else the reason.
+
+    Uses the process's long-lived connection (opening it if needed) and a ping, each bounded by
+    `NATS_CONNECT_TIMEOUT_S`. The relay calls this once per sweep, so an outage of any length ends
+    with the first sweep after NATS returns, and a sweep during the outage touches no row.
+    """
+    return start_probe().result()
 
 
 def publish_messages(messages: Sequence[OutgoingMessage], *, timeout: float | None = None) -> list[PublishResult]:
@@ -486,7 +576,7 @@ def publish_event(subject: str, envelope: dict[str, Any], *, timeout: float | No
         [result] = publish_messages([message], timeout=timeout)
     except Exception as exc:
         logger.exception("Publishing event %s failed", envelope.get("id"))
-        return _retry(f"Publish failed: {exc!r}")
+        return _transient(f"Publish failed: {exc!r}")
     if not result.ok:
         logger.warning("Event %s (%s) not published: %s", envelope.get("id"), subject, result.error)
     return result

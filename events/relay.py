@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events import metrics
+from events import metrics, publisher
 from events.models import OutboxEvent
 from events.publisher import OutgoingMessage, PublishResult, submit_messages
 
@@ -86,6 +86,7 @@ class RelayReport:
 
     published: int = 0
     skipped: int = 0
+    unavailable: int = 0
     retried: int = 0
     failed: int = 0
     batches: int = 0
@@ -93,13 +94,14 @@ class RelayReport:
 
     @property
     def claimed(self) -> int:
-        return self.published + self.skipped + self.retried + self.failed
+        return self.published + self.skipped + self.unavailable + self.retried + self.failed
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "claimed": self.claimed,
             "published": self.published,
             "skipped": self.skipped,
+            "unavailable": self.unavailable,
             "retried": self.retried,
             "failed": self.failed,
             "batches": self.batches,
@@ -139,8 +141,17 @@ def claim_due_events(*, limit: int, event_id: uuid.UUID | str | None = None) -> 
     ]
 
 
+def unavailable_pause() -> float:
+    """Seconds a row waits after NATS was away: the connection's back-off, never past the next sweep."""
+    return min(settings.NATS_DOWN_BACKOFF_S, settings.EVENTS_RELAY_INTERVAL_S)
+
+
 def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishResult], report: RelayReport) -> None:
-    """Write each claimed row's outcome in one statement: published, skipped, retry later, or failed."""
+    """Write each claimed row's outcome in one statement: published, skipped, retry later, or failed.
+
+    NATS being away is not the row's fault: its attempts stay as they were and it is due again after
+    a short pause. Only an error of the message itself counts toward `EVENTS_MAX_ATTEMPTS`.
+    """
     if not events:
         return
     now = timezone.now()
@@ -161,10 +172,16 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
         if result.skipped:
             status, error = OutboxEvent.Status.SKIPPED, result.error
             report.skipped += 1
+        elif result.unavailable:
+            status, error = OutboxEvent.Status.PENDING, result.error[:2000]
+            next_attempt_at = now + dt.timedelta(seconds=unavailable_pause())
+            report.unavailable += 1
+            if error not in report.errors:
+                report.errors.append(error)
         else:
             attempts += 1
             error = result.error[:2000]
-            if result.permanent or attempts >= max_attempts:
+            if attempts >= max_attempts:
                 status = OutboxEvent.Status.FAILED
                 report.failed += 1
                 logger.error("Event %s failed after %d attempt(s): %s", event.id, attempts, error)
@@ -186,7 +203,7 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
         if columns[0]:
             cursor.execute(_MARK_SQL, list(columns))
     metrics.observe_latencies(latencies)
-    for outcome in ("published", "skipped", "retry", "permanent"):
+    for outcome in ("published", "skipped", "unavailable", "retry", "permanent"):
         metrics.count_outcome(outcome, sum(1 for result in results if result.outcome == outcome))
 
 
@@ -211,10 +228,16 @@ def relay_pending_events(
 ) -> RelayReport:
     """Drain due pending rows batch by batch until none is left (or NATS is unreachable).
 
+    The sweep first probes NATS, whatever the publisher's back-off: while NATS does not answer it
+    claims and writes nothing, and the first sweep after NATS returns drains everything.
     `threads` (default `EVENTS_RELAY_THREADS`) drains run side by side, this thread being one of
     them; each has its own database connection, and SKIP LOCKED claims keep them apart, so the
     database round trips of one overlap the others' work.
     """
+    unreachable = publisher.probe()
+    if unreachable:
+        logger.warning("Relay paused: %s", unreachable)
+        return RelayReport(errors=[unreachable])
     count = max(1, threads if threads is not None else settings.EVENTS_RELAY_THREADS)
     size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
     reports = [RelayReport() for _ in range(count)]
@@ -233,6 +256,7 @@ def relay_pending_events(
     for part in reports:
         report.published += part.published
         report.skipped += part.skipped
+        report.unavailable += part.unavailable
         report.retried += part.retried
         report.failed += part.failed
         report.batches += part.batches
@@ -275,6 +299,6 @@ def _drain(size: int, max_batches: int | None, report: RelayReport) -> None:
             report.batches += 1
             results = submit_messages([event.message() for event in batch]).results()
             record_outcomes(batch, results, report)
-        # Every row of a batch coming back "retry" means NATS is away: leave the rest due for later.
-        if all(not result.ok and not result.permanent and not result.skipped for result in results):
+        # Every row of a batch coming back "unavailable" means NATS is away: leave the rest for later.
+        if all(result.unavailable for result in results):
             return

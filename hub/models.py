@@ -2,11 +2,15 @@
 
 import uuid
 
-from django.core.validators import RegexValidator
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
 from hub.keys import key_validator
+
+# Every text that goes into an event envelope has a bound, so an envelope always fits the NATS
+# server's max payload (1 MB by default): at most six bytes a character once JSON-escaped.
+RATIONALE_MAX_LENGTH = 50_000
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*\Z"
 slug_validator = RegexValidator(
@@ -269,7 +273,10 @@ class Decision(HubModel):
     workstream = models.ForeignKey(
         Workstream, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions"
     )
-    rationale = models.TextField(blank=True)
+    # Bounded because it goes into the `decision.resolved` envelope, which must fit NATS's max payload.
+    rationale = models.TextField(
+        blank=True, max_length=RATIONALE_MAX_LENGTH, validators=[MaxLengthValidator(RATIONALE_MAX_LENGTH)]
+    )
     chosen_option = models.CharField(max_length=300, blank=True)
     decided_by = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

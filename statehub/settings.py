@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "statehub.errors.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -51,6 +52,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Larger request bodies are a JSON 413 before they are read (statehub.errors.RequestLimitsMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 ROOT_URLCONF = "statehub.urls"
 WSGI_APPLICATION = "statehub.wsgi.application"
@@ -74,6 +78,16 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/statehub")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# An unreachable or hung database must cost a request seconds, not a worker timeout (DESIGN §6.11).
+# libpq counts the connect timeout in whole seconds, 2 at least; 0 turns a timeout off.
+DATABASE_CONNECT_TIMEOUT_S = env.int("DATABASE_CONNECT_TIMEOUT_S", default=2)
+DATABASE_STATEMENT_TIMEOUT_S = env.float("DATABASE_STATEMENT_TIMEOUT_S", default=30.0)
+_database_options = DATABASES["default"].setdefault("OPTIONS", {})
+if DATABASE_CONNECT_TIMEOUT_S > 0:
+    _database_options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_S)
+if DATABASE_STATEMENT_TIMEOUT_S > 0:
+    _statement_timeout = f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT_S * 1000)}"
+    _database_options["options"] = " ".join(filter(None, [_database_options.get("options", ""), _statement_timeout]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -157,6 +171,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "hub.api.schema.HubAutoSchema",
     "EXCEPTION_HANDLER": "hub.api.exceptions.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "hub.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -164,6 +183,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="120/minute"),
         "user": env("API_THROTTLE_USER", default="6000/minute"),
+        "health": env("API_THROTTLE_HEALTH", default="60/minute"),
     },
 }
 
@@ -186,8 +206,12 @@ NATS_URL = env("NATS_URL", default="")
 NATS_STREAM = env("NATS_STREAM", default="ACTIVITY_EVENTS")
 NATS_PUBLISH_TIMEOUT_S = env.float("NATS_PUBLISH_TIMEOUT_S", default=5.0)
 NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=1.0)
-# After a failed connect, publishes fail fast (rows stay pending) for this long before trying again.
+# After a failed connect, publishes fail fast (rows stay pending) for this long before trying again;
+# the window doubles with each failure in a row up to the maximum. The relay probes every sweep regardless.
 NATS_DOWN_BACKOFF_S = env.float("NATS_DOWN_BACKOFF_S", default=5.0)
+NATS_DOWN_BACKOFF_MAX_S = env.float("NATS_DOWN_BACKOFF_MAX_S", default=60.0)
+# `/health` answers from a per-process cache this young, so callers cannot turn it into load.
+HEALTH_CACHE_S = env.float("HEALTH_CACHE_S", default=5.0)
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 EVENTS_RELAY_INTERVAL_S = env.float("EVENTS_RELAY_INTERVAL_S", default=30.0)
@@ -210,6 +234,8 @@ STATEHUB_PUBLIC_URL = env(
     "STATEHUB_PUBLIC_URL",
     default=f"https://{_CONCRETE_HOSTS[0]}" if _CONCRETE_HOSTS and not DEBUG else "http://localhost:8000",
 ).rstrip("/")
+# The NATS server's max_payload (its default, 1 MB): a write whose event would not fit is refused (400).
+EVENTS_MAX_PAYLOAD_BYTES = env.int("EVENTS_MAX_PAYLOAD_BYTES", default=1024 * 1024)
 
 # --- Celery ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")

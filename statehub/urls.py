@@ -14,3 +14,9 @@ urlpatterns = [
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("hub.api.urls")),
 ]
+
+# Errors outside a DRF view (unmatched URL, middleware, the last resort) answer JSON on API paths.
+handler400 = "statehub.errors.bad_request"
+handler403 = "statehub.errors.permission_denied"
+handler404 = "statehub.errors.page_not_found"
+handler500 = "statehub.errors.server_error"

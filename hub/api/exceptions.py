@@ -4,14 +4,16 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from events.envelope import EnvelopeTooLarge
 from events.services import OutboxStateError
 from hub.errors import Conflict, HubError, InvalidTransition, NotFound, ValidationFailed
+from statehub.errors import RETRY_AFTER_S, database_unavailable_body
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +23,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     Also: an outbox action on an event in the wrong status → 409 `invalid_transition`; a Django
     ValidationError that escaped a serializer → 400 field errors; a value the database refuses
-    (DataError: out of range, bad encoding) → 400 rather than 500.
+    (DataError: out of range, bad encoding) → 400 rather than 500; a change whose event would be
+    too large to deliver → 400 `too_large`; the database unreachable or hung (connect or statement
+    timeout) → 503 `database_unavailable` with `Retry-After`.
     """
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("The database is unavailable: %s", exc)
+        return Response(
+            database_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     if isinstance(exc, InvalidTransition | Conflict):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, NotFound):
@@ -32,6 +43,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, HubError):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, EnvelopeTooLarge):
+        return Response({"detail": str(exc), "code": "too_large"}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, OutboxStateError):
         return Response({"detail": str(exc), "code": "invalid_transition"}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):

@@ -4,19 +4,24 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-import events
+from events import publisher
 from events.models import OutboxEvent
 from events.publisher import reset_publisher
 from events.relay import relay_pending_events
 from events.subjects import REPO_REGISTERED
 from hub import services
 from hub.models import Repo
+from statehub import devservers
+from statehub.devservers import free_port
+from tests.events.conftest import JetStreamProbe
 from tests.events.contract import repo_registered_envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.nats]
@@ -66,7 +71,7 @@ def test_nats_down_the_call_returns_quickly_and_the_relay_publishes_once_when_it
     assert elapsed < 1.0
     row = OutboxEvent.objects.get()
     assert row.status == OutboxEvent.Status.PENDING
-    assert row.attempts == 1
+    assert row.attempts == 0  # NATS being away is not the event's fault
     assert "unreachable" in row.last_error
     assert row.next_attempt_at is not None and row.next_attempt_at > timezone.now()
 
@@ -156,14 +161,19 @@ def test_republishing_a_row_leaves_one_message_in_the_stream(jetstream: Any) -> 
     assert (row.status, row.stream_seq) == (OutboxEvent.Status.PUBLISHED, first_seq)
 
 
-def test_retries_back_off_and_the_row_fails_after_max_attempts(
-    jetstream: Any, closed_nats_url: str, settings: Any
-) -> None:
-    settings.NATS_URL = closed_nats_url
+def oversized_row() -> OutboxEvent:
+    """A row whose envelope is over the server's max payload, as recorded before envelopes were bounded."""
+    event_id, envelope = backlog_envelope()
+    envelope["attributes"]["name"] = "x" * 1_100_000
+    return OutboxEvent.objects.create(
+        id=event_id, subject=REPO_REGISTERED.name, envelope=envelope, next_attempt_at=timezone.now()
+    )
+
+
+def test_an_error_of_the_message_backs_off_per_row_and_fails_after_max_attempts(jetstream: Any, settings: Any) -> None:
     settings.EVENTS_MAX_ATTEMPTS = 3
     settings.EVENTS_BACKOFF_BASE_S = 10.0
-    register()
-    row = OutboxEvent.objects.get()
+    row = oversized_row()
 
     before = timezone.now()
     relay_pending_events()
@@ -181,26 +191,15 @@ def test_retries_back_off_and_the_row_fails_after_max_attempts(
     assert before + dt.timedelta(seconds=10) <= row.next_attempt_at <= timezone.now() + dt.timedelta(seconds=20)
 
     make_all_due()
-    relay_pending_events()
+    report = relay_pending_events()
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboxEvent.Status.FAILED, 3)
-    assert row.last_error
-
-
-def test_a_payload_over_the_server_limit_fails_at_once(jetstream: Any) -> None:
-    attributes = {name: None for name in REPO_REGISTERED.attribute_names}
-    events.record(REPO_REGISTERED.name, {**attributes, "name": "x" * 1_100_000})
-
-    report = relay_pending_events()
-
-    row = OutboxEvent.objects.get()
     assert report.failed == 1
-    assert (row.status, row.attempts) == (OutboxEvent.Status.FAILED, 1)
     assert "limit" in row.last_error
     assert jetstream.count() == 0
 
 
-def test_a_subject_no_stream_covers_after_ensuring_fails_at_once(jetstream: Any, settings: Any) -> None:
+def test_a_subject_no_stream_covers_after_ensuring_counts_an_attempt(jetstream: Any, settings: Any) -> None:
     import asyncio
 
     import nats
@@ -216,7 +215,8 @@ def test_a_subject_no_stream_covers_after_ensuring_fails_at_once(jetstream: Any,
     relay_pending_events()
 
     row = OutboxEvent.objects.get()
-    assert (row.status, row.attempts) == (OutboxEvent.Status.FAILED, 1)
+    assert (row.status, row.attempts) == (OutboxEvent.Status.PENDING, 1)
+    assert row.next_attempt_at is not None and row.next_attempt_at > timezone.now()
     assert "No stream covers org.statehub.repo.registered" in row.last_error
 
 
@@ -264,7 +264,7 @@ def test_two_relays_draining_one_backlog_publish_every_row_exactly_once(jetstrea
     reset_publisher()
 
 
-def test_while_nats_is_down_the_relay_stops_after_one_failed_batch(
+def test_while_nats_is_down_a_relay_sweep_claims_and_writes_nothing(
     jetstream: Any, closed_nats_url: str, settings: Any
 ) -> None:
     for number in range(3):
@@ -273,5 +273,90 @@ def test_while_nats_is_down_the_relay_stops_after_one_failed_batch(
 
     report = relay_pending_events(batch_size=1, threads=1)
 
-    assert (report.retried, report.batches) == (1, 1)
-    assert sorted(OutboxEvent.objects.values_list("attempts", flat=True)) == [0, 0, 1]
+    assert (report.claimed, report.batches) == (0, 0)
+    assert "unreachable" in report.errors[0]
+    assert set(OutboxEvent.objects.values_list("attempts", "last_error")) == {(0, "")}
+
+
+def test_when_every_batch_comes_back_unavailable_the_drain_stops_after_one(
+    jetstream: Any, closed_nats_url: str, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(3):
+        register(f"repo-{number}")
+    settings.NATS_URL = closed_nats_url
+    # NATS answered the sweep's probe, then went away before the first batch.
+    monkeypatch.setattr(publisher, "probe", lambda: "")
+
+    report = relay_pending_events(batch_size=1, threads=1)
+
+    assert (report.unavailable, report.batches) == (1, 1)
+    assert sorted(OutboxEvent.objects.values_list("attempts", flat=True)) == [0, 0, 0]
+
+
+class RestartableNats:
+    """A real nats-server with JetStream on a fixed loopback port, stopped and started again on demand."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.process: Any = None
+
+    def start(self) -> None:
+        _, self.process = devservers.start_nats(self.store, port=self.port)
+
+    def stop(self) -> None:
+        devservers.stop_process(self.process)
+
+
+@pytest.fixture
+def restartable_nats(tmp_path: Path, settings: Any) -> Iterator[RestartableNats]:
+    server = RestartableNats(tmp_path / "nats")
+    server.start()
+    settings.NATS_URL = server.url
+    reset_publisher()
+    try:
+        yield server
+    finally:
+        reset_publisher()
+        server.stop()
+
+
+def test_an_outage_longer_than_the_whole_back_off_schedule_fails_nothing_and_loses_nothing(
+    restartable_nats: RestartableNats, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Short settings: three attempts would be spent within half a second if an outage counted.
+    settings.EVENTS_MAX_ATTEMPTS = 3
+    settings.EVENTS_BACKOFF_BASE_S = 0.05
+    settings.EVENTS_BACKOFF_CAP_S = 0.2
+    settings.EVENTS_RELAY_INTERVAL_S = 0.5
+    settings.NATS_CONNECT_TIMEOUT_S = 0.5
+    settings.NATS_DOWN_BACKOFF_S = 0.1
+    settings.NATS_DOWN_BACKOFF_MAX_S = 30.0  # the publisher is still backing off when NATS returns
+    with django_capture_on_commit_callbacks(execute=True):
+        register("before")
+    restartable_nats.stop()
+
+    outage_ends = time.monotonic() + 4.0
+    number = 0
+    while time.monotonic() < outage_ends:
+        with django_capture_on_commit_callbacks(execute=True):
+            register(f"during-{number}")
+        number += 1
+        make_all_due()
+        relay_pending_events()
+        time.sleep(0.1)
+    during = OutboxEvent.objects.exclude(status=OutboxEvent.Status.PUBLISHED)
+    assert during.count() == number > 10
+    assert set(during.values_list("status", "attempts")) == {(OutboxEvent.Status.PENDING, 0)}
+
+    restartable_nats.start()
+    time.sleep(settings.EVENTS_RELAY_INTERVAL_S)
+    report = relay_pending_events()
+
+    assert (report.published, report.failed, report.unavailable) == (number, 0, 0)
+    assert not OutboxEvent.objects.exclude(status=OutboxEvent.Status.PUBLISHED).exists()
+    probe = JetStreamProbe(restartable_nats.url, settings.NATS_STREAM)
+    stored = [message.envelope["id"] for message in probe.messages()]
+    assert sorted(stored) == sorted(str(event_id) for event_id in OutboxEvent.objects.values_list("id", flat=True))
+    assert len(stored) == len(set(stored)) == number + 1

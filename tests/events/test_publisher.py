@@ -47,7 +47,7 @@ def test_while_nats_is_down_publishes_fail_fast_as_retryable(closed_nats_url: st
     publisher.reset_publisher()
 
     assert elapsed < 1.0
-    assert all(result.outcome == "retry" and "unreachable" in result.error for result in results)
+    assert all(result.outcome == "unavailable" and "unreachable" in result.error for result in results)
 
 
 def test_a_batch_is_published_pipelined_with_distinct_sequences(jetstream: Any) -> None:
@@ -213,6 +213,38 @@ def test_a_server_that_never_acknowledges_costs_one_timeout_then_publishes_fail_
     finally:
         publisher.reset_publisher()
 
-    assert first.outcome == "retry" and first.timed_out
+    assert first.outcome == "unavailable" and first.timed_out
     assert elapsed < 0.5
-    assert all(result.outcome == "retry" and "did not acknowledge" in result.error for result in later)
+    assert all(result.outcome == "unavailable" and "did not acknowledge" in result.error for result in later)
+
+
+def test_failures_in_a_row_double_the_fail_fast_window_up_to_the_maximum(closed_nats_url: str, settings: Any) -> None:
+    settings.NATS_URL = closed_nats_url
+    settings.NATS_DOWN_BACKOFF_S = 0.2
+    settings.NATS_DOWN_BACKOFF_MAX_S = 0.5
+    publisher.reset_publisher()
+    windows = []
+    try:
+        for _ in range(4):
+            # The relay's probe connects even inside the window, and a failure extends it.
+            assert "unreachable" in publisher.probe()
+            windows.append(publisher._get_publisher()._down_until - time.monotonic())
+    finally:
+        publisher.reset_publisher()
+
+    assert [round(window, 1) for window in windows] == [0.2, 0.4, 0.5, 0.5]
+
+
+def test_a_probe_that_reaches_nats_ends_the_fail_fast_window(
+    jetstream: Any, closed_nats_url: str, settings: Any
+) -> None:
+    real_url = settings.NATS_URL
+    settings.NATS_URL = closed_nats_url
+    settings.NATS_DOWN_BACKOFF_S = 30.0
+    assert publish_event("org.statehub.repo.registered", envelope()).outcome == "unavailable"
+    settings.NATS_URL = real_url
+    publisher._get_publisher()._down_url = real_url  # as if this server had been the one that was down
+
+    assert publish_event("org.statehub.repo.registered", envelope()).outcome == "unavailable"
+    assert publisher.probe() == ""
+    assert publish_event("org.statehub.repo.registered", envelope()).ok

@@ -7,15 +7,29 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
 import events
 import events.health
-from events.health import nats_status
+from events import publisher
+from events.api import HealthThrottle
+from events.health import nats_status, reset_health_cache
 from events.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_health(settings: Any) -> Iterator[None]:
+    """Every call probes afresh (the cache has its own test), on a fresh publisher connection."""
+    settings.HEALTH_CACHE_S = 0
+    reset_health_cache()
+    publisher.reset_publisher()
+    yield
+    reset_health_cache()
+    publisher.reset_publisher()
 
 
 @pytest.fixture
@@ -100,11 +114,56 @@ def test_health_reports_a_refused_nats_connection_as_unreachable(anon_api: APICl
     assert response.json()["status"] == "degraded"
 
 
-def test_a_hanging_nats_server_is_unreachable_within_the_short_timeout(silent_server: str) -> None:
+def test_a_hanging_nats_server_is_unreachable_within_the_connect_timeout(silent_server: str, settings: Any) -> None:
+    settings.NATS_URL = silent_server
+    settings.NATS_CONNECT_TIMEOUT_S = 1.0
     started = time.monotonic()
 
-    assert nats_status(silent_server) == "unreachable"
+    assert nats_status() == "unreachable"
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.nats
+def test_health_is_cached_per_process_and_opens_no_connection_per_call(
+    anon_api: APIClient, settings: Any, nats_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.NATS_URL = nats_server_url
+    settings.HEALTH_CACHE_S = 60
+    assert anon_api.get("/health").json()["nats"] == "ok"
+    connection = publisher._get_publisher()._connection
+    probes: list[int] = []
+    original = events.health.database_status
+
+    def counted() -> str:
+        probes.append(1)
+        return original()
+
+    monkeypatch.setattr(events.health, "database_status", counted)
+
+    bodies = [anon_api.get("/health").json() for _ in range(5)]
+
+    assert probes == []  # served from the cache
+    assert all(body["nats"] == "ok" for body in bodies)
+    settings.HEALTH_CACHE_S = 0
+    assert anon_api.get("/health").json()["nats"] == "ok"
+    assert probes == [1]
+    assert publisher._get_publisher()._connection is connection  # the same long-lived connection
+
+
+def test_anonymous_health_callers_are_throttled(
+    anon_api: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.NATS_URL = ""
+    # DRF reads the rates once, when the throttle class is defined.
+    monkeypatch.setattr(HealthThrottle, "THROTTLE_RATES", {**HealthThrottle.THROTTLE_RATES, "health": "3/minute"})
+
+    cache.clear()
+    try:
+        codes = [anon_api.get("/health").status_code for _ in range(5)]
+    finally:
+        cache.clear()
+
+    assert codes == [200, 200, 200, 429, 429]
 
 
 def test_health_is_503_when_the_database_is_unreachable(
@@ -121,6 +180,7 @@ def test_health_is_503_when_the_database_is_unreachable(
     response = anon_api.get("/health")
 
     assert response.status_code == 503
+    assert response["Retry-After"]
     assert response.json()["database"] == "unreachable"
     assert response.json()["status"] == "down"
     assert response.json()["outbox"] == {"pending": None, "failed": None, "oldest_pending_age_s": None}

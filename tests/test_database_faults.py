@@ -1,0 +1,148 @@
+"""A database that refuses or hangs: every API endpoint answers a JSON 503 within seconds, `/health` within 3 s.
+
+The hub runs as a real gunicorn process whose DATABASE_URL points at a refused port or at a
+listener that accepts connections and never answers (what a hung server looks like to a client).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from statehub.devservers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+# One of each kind of endpoint: lists, items, actions, writes, the outbox, metrics, the schema.
+REQUESTS = [
+    ("GET", "/repos/"),
+    ("POST", "/repos/"),
+    ("GET", "/workstreams/CUST-WP-0001/"),
+    ("PATCH", "/tasks/CUST-WP-0001-T01/"),
+    ("POST", "/decisions/DEC-0001/resolve"),
+    ("GET", "/next-steps/"),
+    ("GET", "/events/"),
+    ("POST", "/repos/state-hub/sync"),
+    ("GET", "/metrics"),
+]
+
+
+@pytest.fixture
+def hung_listener() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def serve(database_port: int) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"NATS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"}
+    }
+    environment.update(
+        DATABASE_URL=f"postgres://statehub@127.0.0.1:{database_port}/statehub",
+        DATABASE_CONNECT_TIMEOUT_S="2",
+        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "test-only-" + "x" * 50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "statehub.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return f"http://127.0.0.1:{port}", process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def call(base: str, method: str, path: str) -> tuple[int, dict[str, str], dict[str, object], float]:
+    body = b"{}" if method in ("POST", "PATCH") else None
+    request = urllib.request.Request(  # noqa: S310 - loopback test server
+        base + path,
+        data=body,
+        method=method,
+        headers={"Authorization": "Token " + "0" * 40, "Content-Type": "application/json"},
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback test server
+            status, headers, raw = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        status, headers, raw = error.code, dict(error.headers), error.read()
+    return status, headers, json.loads(raw), time.monotonic() - started
+
+
+@pytest.fixture(params=["refused", "hung"])
+def hub_without_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    database_port = free_port() if request.param == "refused" else request.getfixturevalue("hung_listener")
+    base, process = serve(database_port)
+    try:
+        # A warm worker, as in production: the first request also imports the views. No database needed.
+        status, _, body, _ = call(base, "GET", "/no-such-endpoint/")
+        assert (status, body["code"]) == (404, "not_found")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_every_api_endpoint_answers_a_json_503_within_seconds(hub_without_database: str) -> None:
+    for method, path in REQUESTS:
+        status, headers, body, elapsed = call(hub_without_database, method, path)
+
+        assert status == 503, (method, path, body)
+        assert body["code"] == "database_unavailable"
+        assert int(headers["Retry-After"]) > 0
+        assert elapsed < 4.0, (method, path, elapsed)
+
+
+def test_health_answers_503_within_three_seconds(hub_without_database: str) -> None:
+    status, headers, body, elapsed = call(hub_without_database, "GET", "/health")
+
+    assert status == 503
+    assert (body["status"], body["database"]) == ("down", "unreachable")
+    assert "Retry-After" in headers
+    assert elapsed < 3.0
