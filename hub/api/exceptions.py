@@ -3,9 +3,14 @@
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, InterfaceError, OperationalError
+from django.http import HttpResponseBase
+from django.shortcuts import resolve_url
 from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -18,15 +23,25 @@ from statehub.errors import RETRY_AFTER_S, database_unavailable_body
 logger = logging.getLogger(__name__)
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def _is_a_page(context: dict[str, Any]) -> bool:
+    renderer = getattr(context.get("request"), "accepted_renderer", None)
+    return getattr(renderer, "media_type", None) == "text/html"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
     """DRF's handler, plus: InvalidTransition/Conflict → 409, NotFound → 404, ValidationFailed → 400.
 
     Also: an outbox action on an event in the wrong status → 409 `invalid_transition`; a Django
     ValidationError that escaped a serializer → 400 field errors; a value the database refuses
     (DataError: out of range, bad encoding) → 400 rather than 500; a change whose event would be
     too large to deliver → 400 `too_large`; the database unreachable or hung (connect or statement
-    timeout) → 503 `database_unavailable` with `Retry-After`.
+    timeout) → 503 `database_unavailable` with `Retry-After`; an anonymous page request (browsable
+    API, /docs/) → the login page.
     """
+    if isinstance(exc, NotAuthenticated) and _is_a_page(context):
+        # A person in a browser (browsable API, /docs/) gets the login page, not a bare 401.
+        request = context["request"]
+        return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("The database is unavailable: %s", exc)
         return Response(

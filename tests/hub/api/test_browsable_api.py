@@ -61,3 +61,18 @@ def test_a_login_without_next_lands_on_the_api_root(make_user: Callable[..., Use
 
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/repos/", "/docs/"])
+def test_an_anonymous_page_request_is_sent_to_the_login_page(path: str) -> None:
+    response = Client().get(path, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/api-auth/login/?next={path}"
+
+
+def test_an_anonymous_json_request_still_gets_401() -> None:
+    response = Client().get("/repos/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 401
+    assert response.json()["detail"]
