@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -55,6 +56,16 @@ class OutboxEventAdmin(admin.ModelAdmin):
     fields = (*list_display, "last_error", "envelope_pretty")
     readonly_fields = fields
     actions = ("requeue", "publish_now")
+
+    def action_checkbox(self, obj: OutboxEvent) -> SafeString:
+        # The same markup as Django's, without rendering a form widget template for each of 100 rows
+        # (that alone cost more than the rest of the page).
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            f"Select this object for an action - {obj}",
+        )
 
     @admin.display(description="envelope")
     def envelope_pretty(self, event: OutboxEvent) -> SafeString:
