@@ -86,6 +86,7 @@ class DomainViewSet(KeyedViewSet):
     queryset = Domain.objects.all()
     serializer_class = DomainSerializer
     filterset_class = filters.DomainFilter
+    search_fields = ["slug", "name"]
     ordering_fields = ["slug", "name", "status", "created_at", "updated_at"]
 
     def create_with_service(self, data: dict[str, Any]) -> Model:
@@ -103,6 +104,7 @@ class RepoViewSet(KeyedViewSet):
     queryset = Repo.objects.select_related("domain")
     serializer_class = RepoSerializer
     filterset_class = filters.RepoFilter
+    search_fields = ["slug", "name"]
     ordering_fields = ["slug", "name", "status", "last_synced_at", "created_at", "updated_at"]
 
     def create_with_service(self, data: dict[str, Any]) -> Model:
@@ -119,6 +121,7 @@ class DomainGoalViewSet(KeyedViewSet):
     queryset = DomainGoal.objects.select_related("domain")
     serializer_class = DomainGoalSerializer
     filterset_class = filters.DomainGoalFilter
+    search_fields = ["key", "title"]
     ordering_fields = ["key", "title", "status", "activated_at", "created_at", "updated_at"]
 
     def get_permissions(self) -> Sequence[Any]:
@@ -153,6 +156,7 @@ class WorkstreamViewSet(KeyedViewSet):
     queryset = Workstream.objects.none()
     serializer_class = WorkstreamSerializer
     filterset_class = filters.WorkstreamFilter
+    search_fields = ["key", "title"]
     ordering_fields = ["key", "title", "priority", "status", "completed_at", "created_at", "updated_at"]
 
     def get_queryset(self) -> QuerySet[Workstream]:
@@ -185,6 +189,7 @@ class TaskViewSet(KeyedViewSet):
     queryset = Task.objects.select_related("workstream__repo")
     serializer_class = TaskSerializer
     filterset_class = filters.TaskFilter
+    search_fields = ["key", "title"]
     ordering_fields = ["key", "title", "priority", "status", "order", "last_activity_at", "created_at", "updated_at"]
 
     def create_with_service(self, data: dict[str, Any]) -> Model:
@@ -207,6 +212,7 @@ class DecisionViewSet(KeyedViewSet):
     queryset = Decision.objects.select_related("repo", "workstream")
     serializer_class = DecisionSerializer
     filterset_class = filters.DecisionFilter
+    search_fields = ["key", "title"]
     ordering_fields = ["key", "title", "status", "resolved_at", "created_at", "updated_at"]
 
     def get_permissions(self) -> Sequence[Any]:
@@ -249,6 +255,7 @@ class ProgressEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = ProgressEvent.objects.select_related("workstream", "task")
     serializer_class = ProgressEventSerializer
     filterset_class = filters.ProgressEventFilter
+    search_fields = ["summary"]
     ordering_fields = ["created_at", "event_type"]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,0 +1,54 @@
+"""Every list takes `?search=` (key and title, or slug and name) and `?ordering=`, documented in the schema."""
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import DecisionFactory, RepoFactory, TaskFactory, WorkstreamFactory
+
+pytestmark = pytest.mark.django_db
+
+LISTS = ["/domains/", "/repos/", "/domain-goals/", "/workstreams/", "/tasks/", "/decisions/", "/progress-events/"]
+
+
+def keys(response: Any, field: str = "key") -> list[str]:
+    assert response.status_code == 200, response.content
+    return [item[field] for item in response.json()["results"]]
+
+
+def test_search_matches_the_key_or_the_title_case_insensitively(api: APIClient) -> None:
+    WorkstreamFactory(key="CUST-WP-0001", title="Delegate maintenance")
+    WorkstreamFactory(key="CUST-WP-0002", title="Write the protocol")
+    WorkstreamFactory(key="OPS-WP-0003", title="Unrelated")
+
+    assert keys(api.get("/workstreams/?search=maintenance")) == ["CUST-WP-0001"]
+    assert sorted(keys(api.get("/workstreams/?search=cust-wp"))) == ["CUST-WP-0001", "CUST-WP-0002"]
+
+
+def test_search_works_on_tasks_decisions_and_repos(api: APIClient) -> None:
+    TaskFactory(key="T-1", title="Rotate the keys")
+    TaskFactory(key="T-2", title="Other")
+    DecisionFactory(key="DEC-0001", title="Choose a broker")
+    RepoFactory(slug="state-hub", name="State Hub")
+    RepoFactory(slug="other", name="Other")
+
+    assert keys(api.get("/tasks/?search=rotate")) == ["T-1"]
+    assert keys(api.get("/decisions/?search=broker")) == ["DEC-0001"]
+    assert keys(api.get("/repos/?search=hub"), field="slug") == ["state-hub"]
+
+
+def test_ordering_sorts_a_list_either_way(api: APIClient) -> None:
+    for key, title in [("A-1", "beta"), ("A-2", "alpha"), ("A-3", "gamma")]:
+        DecisionFactory(key=key, title=title)
+
+    assert keys(api.get("/decisions/?ordering=title")) == ["A-2", "A-1", "A-3"]
+    assert keys(api.get("/decisions/?ordering=-title")) == ["A-3", "A-1", "A-2"]
+
+
+def test_every_list_documents_search_and_ordering_in_the_schema(api: APIClient) -> None:
+    schema = api.get("/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    for path in LISTS:
+        parameters = {parameter["name"] for parameter in schema["paths"][path]["get"]["parameters"]}
+        assert {"search", "ordering"} <= parameters, path
