@@ -6,6 +6,7 @@ it doubles the work and hides a deployment mistake, so a second beat refuses to 
 """
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from celery.beat import PersistentScheduler
@@ -22,6 +23,8 @@ class SingleBeatScheduler(PersistentScheduler):
 
     def setup_schedule(self) -> None:
         self._lock_connection = _hold_beat_lock()
+        # The state file's directory (default var/, not in a fresh checkout) is made on first start.
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
         super().setup_schedule()
 
 

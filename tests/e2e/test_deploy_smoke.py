@@ -148,7 +148,8 @@ def deployment(jetstream: Any, tmp_path: Path) -> Iterator[Deployment]:
         DJANGO_TRUST_PROXY_HEADERS="true",
         DJANGO_STATIC_ROOT=str(tmp_path / "static"),
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
-        CELERY_BEAT_SCHEDULE_DIR=str(tmp_path / "beat"),
+        # A directory that does not exist yet, like var/ in a fresh checkout: beat makes it.
+        CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat" / "state" / "celerybeat-schedule"),
         NATS_URL=jetstream.url,
         NATS_STREAM=jetstream.stream,
         CELERY_BROKER_URL=reachable_redis(),
@@ -158,7 +159,6 @@ def deployment(jetstream: Any, tmp_path: Path) -> Iterator[Deployment]:
         PORT=str(port),
     )
     (tmp_path / "metrics").mkdir()
-    (tmp_path / "beat").mkdir()
     smoke = Deployment(env=env, logs=tmp_path, port=port, token=Token.objects.create(user=user).key)
     try:
         yield smoke
@@ -184,6 +184,7 @@ def test_a_deployment_from_the_guide_serves_publishes_and_survives_a_worker_rest
     web, worker, beat = deployment.run("web"), deployment.run("worker"), deployment.run("beat")
     wait_for(lambda: devservers.port_open(deployment.port), 60, "gunicorn did not listen")
     wait_for(lambda: "ready" in deployment.log("worker"), 60, "the worker did not start")
+    wait_for(lambda: "Holding the beat lock" in deployment.log("beat"), 60, "beat did not start")
 
     # /health is ok: database, NATS and the outbox.
     status, _, body = deployment.request("/health")
