@@ -113,6 +113,7 @@ def _permanent(error: str) -> PublishResult:
 class _Config:
     url: str
     stream: str
+    replicas: int
     publish_timeout: float
     connect_timeout: float
     down_backoff: float
@@ -138,7 +139,7 @@ class _Connection:
         # The publisher opens a fresh connection on the next call instead.
         self.nc = await asyncio.wait_for(
             nats.connect(
-                self.url,
+                servers=nats_servers(self.url),
                 name="state-hub",
                 allow_reconnect=False,
                 # One quick try per connect: nats-py loops over its server pool until this is exceeded.
@@ -266,17 +267,22 @@ class _Connection:
             return None
         return any(subject_matches(subject_filter, subject) for subject_filter in info.config.subjects or [])
 
-    async def ensure_stream(self, stream: str, timeout: float) -> None:
+    async def ensure_stream(self, stream: str, timeout: float, replicas: int = 1) -> None:
         """Create the stream with subjects `org.>`; a stream that already exists counts as success."""
         js = self.nc.jetstream(timeout=timeout)
         try:
-            await js.add_stream(name=stream, subjects=list(STREAM_SUBJECTS))
+            await js.add_stream(name=stream, subjects=list(STREAM_SUBJECTS), num_replicas=replicas)
         except nats.js.errors.BadRequestError as exc:
             if exc.err_code != STREAM_NAME_IN_USE:
                 raise
             logger.info("Stream %s already exists (created concurrently).", stream)
             return
         logger.info("Ensured JetStream stream %s (subjects %s).", stream, ", ".join(STREAM_SUBJECTS))
+
+
+def nats_servers(url: str) -> list[str]:
+    """The servers named by `NATS_URL`: one URL, or several of a cluster separated by commas."""
+    return [server.strip() for server in url.split(",") if server.strip()]
 
 
 def subject_matches(subject_filter: str, subject: str) -> bool:
@@ -353,7 +359,7 @@ class _Publisher:
         if not missing:
             return results
         try:
-            await connection.ensure_stream(config.stream, config.publish_timeout)
+            await connection.ensure_stream(config.stream, config.publish_timeout, config.replicas)
         except Exception as exc:
             for index in missing:
                 results[index] = _transient(f"No stream covers the subject and creating {config.stream} failed: {exc}")
@@ -397,7 +403,7 @@ class _Publisher:
             self._down_until, self._down_failures = 0.0, 0
             self._connection = connection
             try:
-                await connection.ensure_stream(config.stream, config.publish_timeout)
+                await connection.ensure_stream(config.stream, config.publish_timeout, config.replicas)
             except Exception as exc:
                 # Publishing reports the real problem; the stream is ensured again when it is missing.
                 logger.warning("Could not ensure stream %s on connect: %s", config.stream, exc)
@@ -454,6 +460,7 @@ def _config(timeout: float | None) -> _Config:
     return _Config(
         url=settings.NATS_URL,
         stream=settings.NATS_STREAM,
+        replicas=settings.NATS_STREAM_REPLICAS,
         publish_timeout=timeout if timeout is not None else settings.NATS_PUBLISH_TIMEOUT_S,
         connect_timeout=settings.NATS_CONNECT_TIMEOUT_S,
         down_backoff=settings.NATS_DOWN_BACKOFF_S,

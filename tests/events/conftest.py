@@ -11,7 +11,7 @@ import nats
 import nats.js.errors
 import pytest
 
-from events.publisher import reset_publisher
+from events.publisher import nats_servers, reset_publisher
 from events.subjects import REGISTRY
 from statehub.devservers import free_port
 from tests import childprocess
@@ -49,7 +49,7 @@ class JetStreamProbe:
 
     def _run(self, operation: Any) -> Any:
         async def main() -> Any:
-            nc = await nats.connect(self.url, connect_timeout=2, allow_reconnect=False)
+            nc = await nats.connect(servers=nats_servers(self.url), connect_timeout=2, allow_reconnect=False)
             try:
                 return await operation(nc.jetstream())
             finally:

@@ -10,6 +10,8 @@ import nats.errors
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from events.publisher import nats_servers
+
 
 class Command(BaseCommand):
     """Subscribe to event subjects and print each envelope as one JSON line (the in-project `nats sub`)."""
@@ -44,7 +46,7 @@ class Command(BaseCommand):
             # Reconnect forever once connected, but give up on a server that is not there at start.
             nc = await asyncio.wait_for(
                 nats.connect(
-                    url,
+                    servers=nats_servers(url),
                     name="state-hub-tail",
                     connect_timeout=2,
                     max_reconnect_attempts=-1,
