@@ -107,6 +107,7 @@ class Stack:
 
     def prepare(self) -> None:
         (self.workdir / "metrics").mkdir(exist_ok=True)
+        (self.workdir / "static").mkdir(exist_ok=True)  # no static files are served here
         self.manage("migrate", "--noinput", "--verbosity", "0")
         self.manage(
             "shell", "-c", "from django.contrib.auth import get_user_model as u; u().objects.create_superuser('faults')"
