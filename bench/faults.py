@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import nats  # noqa: E402
 
-from bench._stack import STREAM, Stack, wait_for  # noqa: E402
+from bench._stack import STREAM, Stack  # noqa: E402
 from statehub import devservers  # noqa: E402
 from statehub.devservers import NatsClusterNode  # noqa: E402
 
@@ -135,7 +135,7 @@ def cluster_scenario(stack: Stack, outage_s: float) -> Result:
     stack.stop_all()
     stack.stop_nats()
     stack.cluster = devservers.start_nats_cluster(stack.workdir / "cluster", size=3)
-    wait_for(lambda: cluster_ready(stack), 60, "the JetStream cluster did not elect a leader")
+    devservers.wait_for_jetstream([node.url for node in stack.cluster])
     stack.start_all()
     # The stream exists once the first event is published; the scenario's first writes do that.
     victim: list[NatsClusterNode] = []
@@ -153,23 +153,6 @@ def cluster_scenario(stack: Stack, outage_s: float) -> Result:
     result = run_scenario(stack, "cluster-leader-killed", kill_leader, restart_node, outage_s)
     result.notes.append(f"killed node: {victim[0].name if victim else 'none found'} (the stream leader)")
     return result
-
-
-def cluster_ready(stack: Stack) -> bool:
-    async def ready() -> bool:
-        nc = await nats.connect(servers=[node.url for node in stack.cluster], connect_timeout=1)
-        try:
-            await nc.jetstream(timeout=1).account_info()
-            return True
-        except Exception:
-            return False
-        finally:
-            await nc.close()
-
-    try:
-        return asyncio.run(ready())
-    except Exception:
-        return False
 
 
 async def stream_leader(stack: Stack) -> str:

@@ -172,6 +172,33 @@ def start_nats_cluster(store_dir: Path, size: int = 3) -> list[NatsClusterNode]:
     return nodes
 
 
+def wait_for_jetstream(servers: Sequence[str], seconds: float = 60) -> None:
+    """Wait until JetStream answers (on a cluster: until its nodes have elected a meta leader)."""
+    import asyncio
+
+    import nats
+
+    async def ready() -> bool:
+        try:
+            nc = await nats.connect(servers=list(servers), connect_timeout=1, max_reconnect_attempts=1)
+        except Exception:
+            return False
+        try:
+            await nc.jetstream(timeout=1).account_info()
+            return True
+        except Exception:
+            return False
+        finally:
+            await nc.close()
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if asyncio.run(ready()):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"JetStream at {', '.join(servers)} did not answer within {seconds} s")
+
+
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Terminate a child server and wait for it."""
     if process.poll() is None:

@@ -1,13 +1,11 @@
 """Scale-out (DESIGN §6 item 10): `NATS_URL` lists a cluster's servers, the hub creates the stream with
 `NATS_STREAM_REPLICAS`, and losing a node in the middle of a run of writes costs no event and no 5xx."""
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -22,34 +20,13 @@ from tests.events.conftest import JetStreamProbe
 pytestmark = [pytest.mark.django_db, pytest.mark.nats]
 
 
-def wait_for_jetstream(url: str, seconds: float = 60) -> None:
-    """Until the nodes have elected a meta leader, JetStream API calls time out."""
-
-    async def ready() -> bool:
-        nc = await nats.connect(servers=nats_servers(url), connect_timeout=1, max_reconnect_attempts=1)
-        try:
-            await nc.jetstream(timeout=1).account_info()
-            return True
-        except Exception:
-            return False
-        finally:
-            await nc.close()
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if asyncio.run(ready()):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the JetStream cluster at {url} did not elect a leader within {seconds} s")
-
-
 @pytest.fixture
 def cluster(tmp_path: Path, settings: Any) -> Iterator[list[devservers.NatsClusterNode]]:
     nodes = devservers.start_nats_cluster(tmp_path / "cluster", size=3)
     try:
         settings.NATS_URL = ",".join(node.url for node in nodes)
         settings.NATS_STREAM_REPLICAS = 3
-        wait_for_jetstream(settings.NATS_URL)
+        devservers.wait_for_jetstream(nats_servers(settings.NATS_URL))
         reset_publisher()
         yield nodes
     finally:
