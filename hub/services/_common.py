@@ -5,6 +5,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models
+from django.utils import timezone
 
 from hub.errors import Conflict, ValidationFailed
 
@@ -73,11 +74,23 @@ def check_fields(instance: M) -> None:
 
 
 def bulk_insert(model: type[M], rows: list[M]) -> None:
-    """Insert rows already checked by `check_fields` in one statement; a taken key becomes Conflict."""
+    """Insert rows already checked by `check_fields` in one statement, and their history rows in another.
+
+    A taken key becomes Conflict. `bulk_create` sends no `post_save`, so the history rows a save
+    would write (`hub.history`) are written here, in the same transaction.
+    """
     try:
         model._default_manager.bulk_create(rows)
     except IntegrityError as exc:
         raise Conflict(f"These rows conflict with existing data: {exc.__cause__ or exc}") from exc
+    history_rows_add(model, rows, created=True)
+
+
+def history_rows_add(model: type[M], rows: list[M], *, created: bool) -> None:
+    """The history rows of objects written in bulk (created, or changed), as their saves would have written."""
+    manager = getattr(model, "history", None)
+    if manager is not None and rows:
+        manager.bulk_history_create(rows, update=not created, default_date=timezone.now())
 
 
 def apply_fields(instance: M, data: Mapping[str, Any]) -> list[str]:
