@@ -118,3 +118,12 @@ def test_the_history_of_an_unknown_object_is_404_and_needs_a_signed_in_caller(
     assert api.get("/domains/ghost/history/").status_code == 404
     assert anon_api.get("/domains/custodian/history/").status_code == 401
     assert api.post("/domains/custodian/history/", {}, format="json").status_code == 405
+
+
+def test_the_history_page_renders_in_the_browsable_api(api: APIClient) -> None:
+    TaskFactory.create(key="CUST-WP-0040-T01")
+
+    response = api.get("/tasks/CUST-WP-0040-T01/history/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert "Task History" in response.content.decode()
