@@ -35,7 +35,10 @@ def caller_name(request: Request) -> str:
 
 
 class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """List, create, read and patch objects named by key (or UUID) in the URL; every write goes to a service."""
+    """List, create, read and patch objects named by key (or UUID) in the URL, and read each one's history.
+
+    Every write goes to a service.
+    """
 
     lookup_url_kwarg = "key"
     model: ClassVar[type[Model]]

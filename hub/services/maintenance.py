@@ -111,8 +111,7 @@ def stale_tasks_cancel_batch(*, task_ids: list[Any]) -> dict[str, int]:
         check_transition("task", row[3], Task.Status.CANCEL)  # the one table decides
     canceled_ids = [row[0] for row in rows]
     Task.objects.filter(pk__in=canceled_ids).update(status=Task.Status.CANCEL, last_activity_at=now, updated_at=now)
-    # The one UPDATE writes no history rows by itself; one INSERT writes them from the rows as they are now.
-    history_rows_add(Task, list(Task.objects.filter(pk__in=canceled_ids).order_by()), created=False)
+    history_rows_add(Task, canceled_ids, created=False, at=now)  # the UPDATE writes none by itself
     attributes_list = []
     for pk, key, title, previous_status, reason, workstream_key, workstream_status, repo_slug in rows:
         attributes_list.append(

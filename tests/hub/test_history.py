@@ -120,6 +120,11 @@ def test_a_sync_through_the_api_leaves_rows_of_the_sync_door_by_the_caller(tmp_p
     assert {(row.door, row.history_user, row.history_type) for row in [*workstream_rows, *task_rows]} == {
         ("sync", writer, "+")
     }
+    # The bulk import's rows are whole snapshots, like those of a save.
+    snapshot = ("key", "workstream_id", "title", "status", "priority", "order", "assignee", "created_at")
+    assert sorted(tuple(getattr(row, name) for name in snapshot) for row in task_rows) == sorted(
+        Task.objects.filter(workstream__repo=repo).values_list(*snapshot)
+    )
 
 
 def test_a_sync_keeps_no_history_of_its_own_bookkeeping(tmp_path: Any, writer: User) -> None:
