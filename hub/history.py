@@ -13,7 +13,7 @@ by the user who started it.
 import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -39,7 +39,7 @@ class _Context:
     user: Any = None  # a user, or None; resolved from `request` or `username` on first use
     request: HttpRequest | None = None
     username: str = ""
-    resolved: bool = field(default=False)
+    resolved: bool = False
 
     def current_user(self) -> Any:
         if self.resolved:
@@ -66,8 +66,7 @@ def door(
     """Attribute the history rows written inside to this door and user (the enclosing user when none is given)."""
     outer = _context.get()
     if user is None and not username and request is None and outer is not None:
-        context = _Context(str(name), user=outer.user, request=outer.request, username=outer.username)
-        context.resolved = outer.resolved
+        context = replace(outer, door=str(name))
     else:
         context = _Context(str(name), user=user, request=request, username=username, resolved=user is not None)
     token = _context.set(context)
