@@ -11,6 +11,8 @@ from django.forms.models import construct_instance
 from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
+from simple_history.admin import SimpleHistoryAdmin
 
 from hub import services
 from hub.errors import HubError
@@ -71,6 +73,10 @@ class ServiceAdmin(admin.ModelAdmin):
     """Admin whose saves call the hub's services instead of `Model.save()`."""
 
     service: Callable[[models.Model | None, dict[str, Any], str], models.Model]
+    # The envelope attribute by which this model's lifecycle events name an object (with its `events_key_field`),
+    # for the link from a change page to the outbox; None for a model no event names.
+    events_attribute: str | None = None
+    events_key_field = "key"
     # A changelist counts its rows once, and stops counting at 10,000 (an estimate beyond), so a
     # page of 200,000 tasks costs what a page of 1,000 does.
     paginator = BoundedCountPaginator
@@ -102,6 +108,20 @@ class ServiceAdmin(admin.ModelAdmin):
         # The hub flags instead of deleting (ADR-001); deletes would bypass services and events.
         return False
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and self.events_attribute:
+            fields.append("outbox_events")
+        return fields
+
+    @admin.display(description="outbox events")
+    def outbox_events(self, obj: Any) -> str:
+        """A link to the outbox changelist showing the lifecycle events that name this object."""
+        assert self.events_attribute is not None
+        query = urlencode({f"envelope__attributes__{self.events_attribute}": getattr(obj, self.events_key_field)})
+        url = reverse("admin:events_outboxevent_changelist") + "?" + query
+        return format_html('<a href="{}">Events naming {} {}</a>', url, obj._meta.verbose_name, obj)
+
     def change_each(self, request: HttpRequest, queryset: Any, data: dict[str, Any], done: str) -> None:
         """A bulk action: the service for each selected object, one transaction each, and what failed by name."""
         changed, refused = 0, []
@@ -119,6 +139,16 @@ class ServiceAdmin(admin.ModelAdmin):
             self.message_user(request, f"{len(refused)} refused — " + "; ".join(refused), messages.WARNING)
 
 
+class TrackedServiceAdmin(ServiceAdmin, SimpleHistoryAdmin):
+    """A service admin whose history page (django-simple-history) lists every change of the object.
+
+    Each with its time, user, change type, changed fields and the door it came through; the page
+    offers no revert (`SIMPLE_HISTORY_REVERT_DISABLED`), and a save still goes through the service.
+    """
+
+    history_list_display = ["door"]
+
+
 @functools.cache
 def _change_url_pattern(app_label: str, model_name: str, script_prefix: str) -> str:
     # Resolved once per model (and prefix): a changelist shows up to two links on each of its 100 rows.
@@ -134,8 +164,10 @@ def _link(obj: models.Model | None, label: str | None = None) -> str:
 
 
 @admin.register(Domain)
-class DomainAdmin(ServiceAdmin):
+class DomainAdmin(TrackedServiceAdmin):
     list_display = ["slug", "name", "status", "updated_at"]
+    events_attribute = "domain_slug"
+    events_key_field = "slug"
     transition_kind = "domain"
     list_filter = ["status"]
     search_fields = ["slug", "name"]
@@ -147,8 +179,10 @@ class DomainAdmin(ServiceAdmin):
 
 
 @admin.register(Repo)
-class RepoAdmin(ServiceAdmin):
+class RepoAdmin(TrackedServiceAdmin):
     list_display = ["slug", "name", "domain_link", "status", "last_synced_at"]
+    events_attribute = "repo_slug"
+    events_key_field = "slug"
     transition_kind = "repo"
     list_filter = ["status", "domain"]
     search_fields = ["slug", "name", "remote_url"]
@@ -165,8 +199,9 @@ class RepoAdmin(ServiceAdmin):
 
 
 @admin.register(DomainGoal)
-class DomainGoalAdmin(ServiceAdmin):
+class DomainGoalAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "domain_link", "status", "activated_at"]
+    events_attribute = "goal_key"
     transition_kind = "domain_goal"
     list_filter = ["status", "domain"]
     search_fields = ["key", "title"]
@@ -195,8 +230,9 @@ class TaskInline(admin.TabularInline):
 
 
 @admin.register(Workstream)
-class WorkstreamAdmin(ServiceAdmin):
+class WorkstreamAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "repo_link", "status", "priority", "owner", "updated_at"]
+    events_attribute = "workstream_key"
     transition_kind = "workstream"
     list_filter = ["status", "repo__domain", "repo"]
     search_fields = ["key", "title", "owner"]
@@ -230,8 +266,9 @@ class WorkstreamAdmin(ServiceAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(ServiceAdmin):
+class TaskAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "workstream_link", "status", "priority", "assignee", "missing_from_workplan_at"]
+    events_attribute = "task_key"
     transition_kind = "task"
     list_filter = ["status", "priority", "workstream__status"]
     search_fields = ["key", "title", "assignee"]
@@ -255,8 +292,9 @@ class TaskAdmin(ServiceAdmin):
 
 
 @admin.register(Decision)
-class DecisionAdmin(ServiceAdmin):
+class DecisionAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "status", "repo_link", "workstream_link", "resolved_at"]
+    events_attribute = "decision_key"
     transition_kind = "decision"
     list_filter = ["status"]
     search_fields = ["key", "title", "question"]

@@ -1,11 +1,13 @@
 """The hub's domain model: the index of the organisation's workplan files and its decisions."""
 
 import uuid
+from typing import Any
 
 from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from hub.history import Door, DoorHistoricalRecords, current_door, current_user
 from hub.keys import key_validator
 
 # Every text that goes into an event envelope has a bound, so an envelope always fits the NATS
@@ -31,6 +33,20 @@ class HubModel(models.Model):
         abstract = True
 
 
+class HistoryEntry(models.Model):
+    """What every history row records beside simple-history's time, user and change type: the door."""
+
+    door = models.CharField(max_length=20, choices=Door.choices, blank=True, default=current_door)
+
+    class Meta:
+        abstract = True
+
+
+def change_history(**options: Any) -> DoorHistoricalRecords:
+    """A history row per create and update, in the change's transaction, with its door and user (`hub.history`)."""
+    return DoorHistoricalRecords(bases=[HistoryEntry], get_user=current_user, **options)
+
+
 class Domain(HubModel):
     """An area of the organisation (e.g. `custodian`) that owns repos and goals."""
 
@@ -42,6 +58,8 @@ class Domain(HubModel):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+
+    history = change_history()
 
     class Meta:
         ordering = ["slug"]
@@ -85,6 +103,8 @@ class Repo(HubModel):
         null=True, blank=True, help_text="When a fixing reconciliation last started, whether it succeeded or not."
     )
 
+    history = change_history(excluded_fields=["last_synced_at", "last_attempted_at"])
+
     class Meta:
         ordering = ["slug"]
         constraints = [
@@ -116,6 +136,8 @@ class DomainGoal(HubModel):
     description = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
     activated_at = models.DateTimeField(null=True, blank=True)
+
+    history = change_history()
 
     class Meta:
         ordering = ["domain__slug", "key"]
@@ -173,6 +195,8 @@ class Workstream(HubModel):
         null=True, blank=True, help_text="Set when the workplan file is gone (an orphan, flagged not deleted)."
     )
 
+    history = change_history()
+
     class Meta:
         ordering = ["priority", "key"]
         indexes = [models.Index(fields=["status", "priority"])]
@@ -229,6 +253,8 @@ class Task(HubModel):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     missing_from_workplan_at = models.DateTimeField(null=True, blank=True)
 
+    history = change_history()
+
     class Meta:
         ordering = ["workstream__key", "order", "key"]
         indexes = [
@@ -280,6 +306,8 @@ class Decision(HubModel):
     chosen_option = models.CharField(max_length=300, blank=True)
     decided_by = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    history = change_history()
 
     class Meta:
         ordering = ["key"]

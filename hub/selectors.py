@@ -314,3 +314,19 @@ class NextStepList:
             if len(found) > limit:
                 break
         return found[:limit], len(found) > limit
+
+
+def object_history(instance: models.Model) -> QuerySet[Any]:
+    """The history rows of a tracked object (`hub.history`), newest first, with their users."""
+    rows: QuerySet[Any] = instance.history.select_related("history_user")  # type: ignore[attr-defined]
+    return rows.order_by("-history_date", "-history_id")
+
+
+def history_row_before(row: Any) -> Any | None:
+    """The history row of the same object just before this one, or None for its first."""
+    earlier = (
+        type(row)
+        ._default_manager.filter(id=row.id)
+        .filter(Q(history_date__lt=row.history_date) | Q(history_date=row.history_date, history_id__lt=row.history_id))
+    )
+    return earlier.order_by("-history_date", "-history_id").first()

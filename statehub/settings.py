@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "axes",
+    "simple_history",
     "events",
     "hub",
 ]
@@ -46,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every change made while serving a request is the `api` door (or `admin`), by its user.
+    "hub.history.HistoryDoorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
@@ -118,6 +121,10 @@ AXES_CLIENT_IP_CALLABLE = "statehub.security.client_ip"
 LOGIN_URL = "rest_framework:login"
 # After logging in without a `next`, land on the browsable API's root.
 LOGIN_REDIRECT_URL = "/"
+
+# The admin's history page shows every change (django-simple-history) but offers no "revert": a
+# change goes through the hub's services and their rules, never back to an old row wholesale.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -22,12 +22,17 @@ def route(route_path: str, view: Callable[..., Any], name: str) -> list[URLPatte
 
 
 def keyed(prefix: str, viewset: Any, basename: str, lookup: str = "key") -> list[URLPattern]:
-    """Collection (`GET, POST`) and item (`GET, PATCH`) routes of a viewset; other methods get 405."""
+    """Collection (`GET, POST`), item (`GET, PATCH`) and item history (`GET`) routes; other methods get 405."""
     # The suffixes name the pages of the browsable API and its breadcrumbs ("Decision List" / "Decision Instance").
     return [
         *route(f"{prefix}/", viewset.as_view(COLLECTION, suffix="List", detail=False), f"{basename}-list"),
         *route(
             f"{prefix}/<str:{lookup}>/", viewset.as_view(ITEM, suffix="Instance", detail=True), f"{basename}-detail"
+        ),
+        *route(
+            f"{prefix}/<str:{lookup}>/history/",
+            viewset.as_view({"get": "history"}, suffix="History", detail=True),
+            f"{basename}-history",
         ),
     ]
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from hub import selectors, services
 from hub.api import filters
+from hub.api.history import HistoryPageSerializer, history_entries
 from hub.api.permissions import ModelChangePermission
 from hub.api.serializers import (
     DecisionResolveSerializer,
@@ -35,7 +36,10 @@ def caller_name(request: Request) -> str:
 
 
 class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """List, create, read and patch objects named by key (or UUID) in the URL; every write goes to a service."""
+    """List, create, read and patch objects named by key (or UUID) in the URL, and read each one's history.
+
+    Every write goes to a service.
+    """
 
     lookup_url_kwarg = "key"
     model: ClassVar[type[Model]]
@@ -61,6 +65,22 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         serializer.is_valid(raise_exception=True)
         instance = self.update_with_service(instance, dict(serializer.validated_data))
         return Response(self._present(instance))
+
+    @extend_schema(
+        request=None,
+        responses={200: HistoryPageSerializer},
+        filters=False,
+        description="Every create and change of this object, newest first: time, user (null for a sync or "
+        "command), door (api, admin, mcp, sync, command), change type, and the fields it changed with their "
+        "old and new values (every field on creation).",
+    )
+    def history(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = selectors.object_history(self.get_object())
+        paginator = self.paginator
+        assert paginator is not None
+        page = list(paginator.paginate_queryset(rows, request, view=self) or [])
+        before_oldest = selectors.history_row_before(page[-1]) if page else None
+        return paginator.get_paginated_response(history_entries(page, before_oldest=before_oldest))
 
     def create_with_service(self, data: dict[str, Any]) -> Model:
         raise NotImplementedError

@@ -15,6 +15,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
+from hub import history
 from hub.errors import HubError
 from hub.mcp.db import run_db
 from hub.mcp.identity import DrfTokenVerifier, current_actor
@@ -44,7 +45,8 @@ def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable
         actor = access_token.client_id if access_token is not None else default_actor
         reset = current_actor.set(actor)
         try:
-            return await run_db(fn, **arguments)
+            with history.door(history.Door.MCP, username=actor):
+                return await run_db(fn, **arguments)
         except HubError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc
         except (OperationalError, InterfaceError) as exc:

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from hub import history
 from hub.errors import HubError
 from hub.models import Repo, Task, Workstream
 from hub.reconcile.comparing import Comparison, WorkplanPlan
@@ -27,7 +28,8 @@ WORKPLANS_PER_TRANSACTION = 50
 def record_attempt(repo: Repo) -> None:
     """Note that a fixing reconciliation of this repo starts now, so sweeps take the others first next time."""
     attempted_at = timezone.now()
-    repo_update(repo=repo, data={"last_attempted_at": attempted_at})
+    with history.untracked():  # bookkeeping of every run, not a change of the repo: no history row
+        repo_update(repo=repo, data={"last_attempted_at": attempted_at})
     repo.last_attempted_at = attempted_at
 
 
@@ -43,6 +45,10 @@ class Application:
 
     def apply(self, comparison: Comparison, *, out_of_time: Callable[[], bool]) -> bool:
         """Apply every workplan, then flag vanished tasks and orphans; False when the time ran out first."""
+        with history.door(history.Door.SYNC):
+            return self._apply(comparison, out_of_time=out_of_time)
+
+    def _apply(self, comparison: Comparison, *, out_of_time: Callable[[], bool]) -> bool:
         plans = comparison.workplans
         for start in range(0, len(plans), WORKPLANS_PER_TRANSACTION):
             if start and out_of_time():
@@ -72,7 +78,8 @@ class Application:
                     concurrent = True
         # With a concurrent edit, the next run must re-check everything edited since this run began.
         synced_at = self.started_at if concurrent else end
-        repo_update(repo=self.repo, data={"last_synced_at": synced_at})
+        with history.untracked():
+            repo_update(repo=self.repo, data={"last_synced_at": synced_at})
         self.repo.last_synced_at = synced_at
         self.report.synced_at = synced_at
 

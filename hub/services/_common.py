@@ -1,11 +1,15 @@
 """Helpers shared by the services: applying field changes and turning model validation into domain errors."""
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, models
+from django.db import IntegrityError, connection, models
+from django.utils import timezone
 
+from hub import history
 from hub.errors import Conflict, ValidationFailed
 
 M = TypeVar("M", bound=models.Model)
@@ -73,11 +77,47 @@ def check_fields(instance: M) -> None:
 
 
 def bulk_insert(model: type[M], rows: list[M]) -> None:
-    """Insert rows already checked by `check_fields` in one statement; a taken key becomes Conflict."""
+    """Insert rows already checked by `check_fields` in one statement, and their history rows in another.
+
+    A taken key becomes Conflict. `bulk_create` sends no `post_save`, so the history rows a save
+    would write (`hub.history`) are written here, in the same transaction.
+    """
     try:
         model._default_manager.bulk_create(rows)
     except IntegrityError as exc:
         raise Conflict(f"These rows conflict with existing data: {exc.__cause__ or exc}") from exc
+    history_rows_add(model, [row.pk for row in rows], created=True)
+
+
+def history_rows_add(model: type[M], ids: list[Any], *, created: bool, at: dt.datetime | None = None) -> None:
+    """The history rows of objects written in bulk (created, or changed at `at`), as their saves would have written.
+
+    One `INSERT … SELECT` copies the rows as they now are into the history table, with the time,
+    the change type and the current door and user (`hub.history`): building thousands of history
+    objects in Python and sending every value back to the server cost as much as the bulk write itself.
+    """
+    manager = getattr(model, "history", None)
+    if manager is None or not ids or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        return
+    history_model = manager.model
+    quote = connection.ops.quote_name
+    tracked = history_model.tracked_fields
+    targets = [quote(field.column) for field in tracked]
+    columns = {field.name: str(field.column) for field in model._meta.concrete_fields}
+    sources = [quote(columns[field.name]) for field in tracked]
+    user = history.current_user()
+    # Names from the models, values as parameters.
+    sql = (
+        f"INSERT INTO {quote(history_model._meta.db_table)} "  # noqa: S608
+        f"({', '.join(targets)}, history_date, history_type, history_user_id, door) "
+        f"SELECT {', '.join(sources)}, %s, %s, %s, %s FROM {quote(model._meta.db_table)} "
+        f"WHERE {quote(columns['id'])} = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [at or timezone.now(), "+" if created else "~", user.pk if user else None, history.current_door(), ids],
+        )
 
 
 def apply_fields(instance: M, data: Mapping[str, Any]) -> list[str]:

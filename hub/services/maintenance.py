@@ -11,6 +11,7 @@ from django.utils import timezone
 import events
 from events.subjects import TASK_STALE
 from hub.models import ProgressEvent, Task, Workstream
+from hub.services._common import history_rows_add
 from hub.services.decisions import progress_event_add
 from hub.transitions import check_transition
 
@@ -108,9 +109,9 @@ def stale_tasks_cancel_batch(*, task_ids: list[Any]) -> dict[str, int]:
     now = timezone.now()
     for row in rows:
         check_transition("task", row[3], Task.Status.CANCEL)  # the one table decides
-    Task.objects.filter(pk__in=[row[0] for row in rows]).update(
-        status=Task.Status.CANCEL, last_activity_at=now, updated_at=now
-    )
+    canceled_ids = [row[0] for row in rows]
+    Task.objects.filter(pk__in=canceled_ids).update(status=Task.Status.CANCEL, last_activity_at=now, updated_at=now)
+    history_rows_add(Task, canceled_ids, created=False, at=now)  # the UPDATE writes none by itself
     attributes_list = []
     for pk, key, title, previous_status, reason, workstream_key, workstream_status, repo_slug in rows:
         attributes_list.append(

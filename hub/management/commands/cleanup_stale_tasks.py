@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser, OutputWrapper
 
+from hub import history
 from hub.services.maintenance import stale_tasks_cleanup
 
 
@@ -23,11 +24,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         progress = _ProgressBar(self.stderr) if self.stderr.isatty() else None
-        report = stale_tasks_cleanup(
-            dry_run=options["dry_run"],
-            batch_size=max(1, options["batch_size"]),
-            on_progress=progress.update if progress else None,
-        )
+        with history.door(history.Door.COMMAND):
+            report = stale_tasks_cleanup(
+                dry_run=options["dry_run"],
+                batch_size=max(1, options["batch_size"]),
+                on_progress=progress.update if progress else None,
+            )
         if progress:
             progress.finish()
         if options["json"]:

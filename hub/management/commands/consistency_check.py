@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hub import history
 from hub.errors import NotFound
 from hub.models import Repo
 from hub.reconcile import ReconciliationBusy, RepoReport, reconcile_repo, sweep
@@ -30,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print a machine-readable report on stdout.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The changes a fixing run applies are the `sync` door's (`hub.reconcile.applying`), made by no user.
+        with history.door(history.Door.COMMAND):
+            self._run(options)
+
+    def _run(self, options: dict[str, Any]) -> None:
         try:
             if options["all"]:
                 result = sweep(fix=options["fix"], max_seconds=None)

@@ -65,7 +65,14 @@ def test_the_schema_is_served_and_documents_every_endpoint(reader_api: APIClient
         "/events/{id}/",
         "/events/{id}/requeue",
         "/health",
-    } | {path for path in schema["paths"] if path.startswith(("/repos/{slug}/sync", "/consistency/"))}
+    } | {path for path in schema["paths"] if path.startswith(("/repos/{slug}/sync", "/consistency/"))} | {
+        "/domains/{slug}/history/",
+        "/repos/{slug}/history/",
+        "/domain-goals/{key}/history/",
+        "/workstreams/{key}/history/",
+        "/tasks/{key}/history/",
+        "/decisions/{key}/history/",
+    }
     assert set(schema["paths"]["/tasks/{key}/"]) == {"get", "patch"}
     assert "409" in schema["paths"]["/decisions/{key}/resolve"]["post"]["responses"]
 

@@ -245,6 +245,20 @@ def test_resolve_decision_attributes_to_decided_by_when_given(mcp_client: McpCli
     assert ProgressEvent.objects.get().author == "alice"
 
 
+def test_resolving_through_mcp_leaves_a_history_row_of_the_mcp_door_by_the_server_user(
+    mcp_client: McpClient, agent: object
+) -> None:
+    DecisionFactory(key="DEC-0102")
+
+    mcp_client.ok("resolve_decision", {"decision_id": "DEC-0102", "rationale": "Agreed.", "decided_by": "alice"})
+
+    rows = Decision.history.filter(key="DEC-0102").order_by("history_date", "history_id")
+    assert [(row.history_type, row.door, row.history_user, row.status) for row in rows] == [
+        ("+", "", None, "open"),  # the factory's insert
+        ("~", "mcp", agent, "resolved"),
+    ]
+
+
 def test_add_progress_event_appends_an_entry_authored_by_the_server_user(mcp_client: McpClient, agent: object) -> None:
     task: Task = TaskFactory.create(key="CUST-WP-0060-T01", workstream=WorkstreamFactory(key="CUST-WP-0060"))
 
