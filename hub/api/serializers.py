@@ -263,7 +263,8 @@ class TaskSerializer(HubModelSerializer):
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.select_related("repo"))
     repo = serializers.CharField(source="workstream.repo.slug", read_only=True)
     status = StatusField("task", initial=Task.Status.TODO)
-    priority = serializers.ChoiceField(choices=Task.Priority.choices, required=False)
+    # The create form preselects the model's default, as a JSON body without `priority` gets it.
+    priority = serializers.ChoiceField(choices=Task.Priority.choices, required=False, initial=Task.Priority.MEDIUM)
     url = SelfLinkField("task-detail")
     workstream_url = KeyLinkField("workstream-detail", source="workstream", allow_null=False)
     repo_url = KeyLinkField("repo-detail", source="workstream.repo", lookup_field="slug", allow_null=False)

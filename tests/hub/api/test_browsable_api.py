@@ -235,3 +235,4 @@ def test_a_create_form_offers_every_status_with_the_models_default_selected(make
 
     assert _select_options(page, "status") == ["wait", "todo", "progress", "done", "cancel"]
     assert '<option value="todo" selected' in page
+    assert '<option value="medium" selected' in page
