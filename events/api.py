@@ -8,7 +8,7 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -19,6 +19,7 @@ from events.models import OutboxEvent
 from events.schemas import SCHEMAS_PATH, schema_filename, subject_schema
 from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
+from hub.api.links import SelfLinkField
 from statehub.errors import RETRY_AFTER_S
 from statehub.pagination import BoundedCountPagination
 
@@ -29,11 +30,14 @@ class OutboxEventSerializer(serializers.ModelSerializer):
     """An outbox row: the envelope as published (or to be) and its delivery state."""
 
     type = serializers.CharField(source="subject", read_only=True)
+    url = SelfLinkField("event-detail", lookup_field="id")
+    requeue_url = SelfLinkField("event-requeue", lookup_field="id")
 
     class Meta:
         model = OutboxEvent
         fields = [
             "id",
+            "url",
             "type",
             "status",
             "attempts",
@@ -43,6 +47,7 @@ class OutboxEventSerializer(serializers.ModelSerializer):
             "last_error",
             "created_at",
             "envelope",
+            "requeue_url",
         ]
         read_only_fields = fields
 
@@ -71,7 +76,8 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     lookup_url_kwarg = "id"
 
     def get_permissions(self) -> Sequence[Any]:
-        if self.action == "requeue":
+        # Anyone signed in may look at the requeue page (the event and, for staff, its form).
+        if self.action == "requeue" and self.request.method not in SAFE_METHODS:
             return [IsAdminUser()]
         return super().get_permissions()
 
@@ -94,14 +100,24 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
+        methods=["GET"],
+        responses={200: OutboxEventSerializer},
+        parameters=[ID_PARAMETER],
+        description="The event as it is: the browsable API shows it with the requeue form (staff).",
+    )
+    @extend_schema(
+        methods=["POST"],
         request=None,
         responses={200: OutboxEventSerializer},
         parameters=[ID_PARAMETER],
         description="Staff only: put a `failed` or `skipped` event back to `pending` (409 for any other status).",
     )
     def requeue(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        event = outbox_event_requeue(event=self.get_object())
-        return Response(OutboxEventSerializer(event, context=self.get_serializer_context()).data)
+        event = self.get_object()
+        if request.method == "POST":
+            event = outbox_event_requeue(event=event)
+        # A plain dict: the browsable API then shows the requeue form, not a form of the event's fields.
+        return Response(dict(OutboxEventSerializer(event, context=self.get_serializer_context()).data))
 
 
 SchemaIndexSerializer = inline_serializer(

@@ -6,7 +6,8 @@ Creating an object is not a transition: it may start in any status.
 
 from hub.errors import InvalidTransition, ValidationFailed
 
-_TASK_OPEN = {"wait", "todo", "progress"}
+# A tuple, not a set: the table's order of statuses is the order forms offer them in.
+_TASK_OPEN = ("wait", "todo", "progress")
 
 TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     "domain": {
@@ -34,7 +35,7 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
         "archived": frozenset(),
     },
     "task": {
-        **{status: frozenset((_TASK_OPEN - {status}) | {"done", "cancel"}) for status in _TASK_OPEN},
+        **{status: frozenset(set(_TASK_OPEN) - {status}) | {"done", "cancel"} for status in _TASK_OPEN},
         "done": frozenset({"todo"}),
         "cancel": frozenset(),
     },
@@ -70,6 +71,12 @@ def normalize_status(kind: str, value: object) -> str:
 def next_statuses(kind: str, current: str) -> list[str]:
     """The statuses an object of `kind` may move to from `current`, in the table's order of statuses."""
     allowed = TRANSITIONS[kind].get(current, frozenset())
+    return [status for status in TRANSITIONS[kind] if status in allowed]
+
+
+def offered_statuses(kind: str, current: str) -> list[str]:
+    """What a form offers an object in `current`: staying put, or a move the table allows, in the table's order."""
+    allowed = TRANSITIONS[kind].get(current, frozenset()) | {current}
     return [status for status in TRANSITIONS[kind] if status in allowed]
 
 

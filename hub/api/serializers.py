@@ -4,11 +4,15 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import iter_options
 from rest_framework.validators import UniqueValidator
 
+from hub.api.links import KeyLinkField, ListLinkField, SelfLinkField
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
-from hub.transitions import LEGACY_STATUS_WORDS, TRANSITIONS
+from hub.transitions import LEGACY_STATUS_WORDS, TRANSITIONS, offered_statuses
 
 
 class StrictCharField(serializers.CharField):
@@ -18,6 +22,32 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+class StatusField(StrictCharField):
+    """A status as a plain string: the service maps older words, rejects unknown ones and checks the table.
+
+    Forms show it as a select: every status on a create form, and on an object's page staying put
+    or the moves `hub.transitions` allows from its current status (the admin offers the same).
+    """
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        self.offered = list(TRANSITIONS[kind])
+        help_text = f"One of: {', '.join(sorted(TRANSITIONS[kind]))}."
+        legacy = LEGACY_STATUS_WORDS.get(kind, {})
+        if legacy:
+            help_text += " Older words accepted: " + ", ".join(f"{old}→{new}" for old, new in legacy.items()) + "."
+        kwargs.setdefault("help_text", help_text)
+        kwargs.setdefault("style", {"base_template": "select.html"})
+        super().__init__(required=False, max_length=20, **kwargs)
+
+    def offer_from(self, current: str) -> None:
+        """Offer only what an object in `current` may become."""
+        self.offered = offered_statuses(self.kind, current)
+
+    def iter_options(self) -> Any:
+        return iter_options({status: status for status in self.offered})
 
 
 class HubModelSerializer(serializers.ModelSerializer):
@@ -41,6 +71,13 @@ class HubModelSerializer(serializers.ModelSerializer):
             ]
         return field_class, field_kwargs
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        status = fields.get("status")
+        if isinstance(status, StatusField) and isinstance(self.instance, Model):
+            status.offer_from(self.instance.status)  # type: ignore[attr-defined]
+        return fields
+
 
 class KeyRelatedField(serializers.SlugRelatedField):
     """A relation written and shown as the related object's key; rejects non-strings before querying."""
@@ -50,30 +87,42 @@ class KeyRelatedField(serializers.SlugRelatedField):
         "invalid": "Expected a key (a string).",
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Forms ask for the key as text: a select would load the related table, and past its first
+        # 1,000 rows would silently offer another object than the current one.
+        kwargs.setdefault("style", {"base_template": "input.html", "input_type": "text"})
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> Model:
         if not isinstance(data, str) or "\x00" in data or not data:
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
-def status_field(kind: str) -> StrictCharField:
-    """A status as a plain string: the service maps older words and rejects unknown ones with a 400."""
-    words = sorted(TRANSITIONS[kind])
-    legacy = LEGACY_STATUS_WORDS.get(kind, {})
-    help_text = f"One of: {', '.join(words)}."
-    if legacy:
-        help_text += " Older words accepted: " + ", ".join(f"{old}→{new}" for old, new in legacy.items()) + "."
-    return StrictCharField(required=False, max_length=20, help_text=help_text)
-
-
 class DomainSerializer(HubModelSerializer):
     """A domain (by slug)."""
 
-    status = status_field("domain")
+    status = StatusField("domain", initial=Domain.Status.ACTIVE)
+    url = SelfLinkField("domain-detail", lookup_field="slug")
+    repos_url = ListLinkField("repo-list", filter_name="domain", lookup_field="slug")
+    domain_goals_url = ListLinkField("domain-goal-list", filter_name="domain", lookup_field="slug")
+    workstreams_url = ListLinkField("workstream-list", filter_name="domain", lookup_field="slug")
 
     class Meta:
         model = Domain
-        fields = ["id", "slug", "name", "description", "status", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "slug",
+            "url",
+            "name",
+            "description",
+            "status",
+            "created_at",
+            "updated_at",
+            "repos_url",
+            "domain_goals_url",
+            "workstreams_url",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
@@ -81,13 +130,20 @@ class RepoSerializer(HubModelSerializer):
     """A registered repo; `domain` is the domain's slug."""
 
     domain = KeyRelatedField(slug_field="slug", queryset=Domain.objects.all(), required=False, allow_null=True)
-    status = status_field("repo")
+    status = StatusField("repo", initial=Repo.Status.ACTIVE)
+    url = SelfLinkField("repo-detail", lookup_field="slug")
+    domain_url = KeyLinkField("domain-detail", source="domain", lookup_field="slug")
+    workstreams_url = ListLinkField("workstream-list", filter_name="repo", lookup_field="slug")
+    tasks_url = ListLinkField("task-list", filter_name="repo", lookup_field="slug")
+    decisions_url = ListLinkField("decision-list", filter_name="repo", lookup_field="slug")
+    sync_url = SelfLinkField("repo-sync", lookup_field="slug")
 
     class Meta:
         model = Repo
         fields = [
             "id",
             "slug",
+            "url",
             "name",
             "domain",
             "remote_url",
@@ -99,6 +155,11 @@ class RepoSerializer(HubModelSerializer):
             "last_attempted_at",
             "created_at",
             "updated_at",
+            "domain_url",
+            "workstreams_url",
+            "tasks_url",
+            "decisions_url",
+            "sync_url",
         ]
         read_only_fields = ["id", "last_synced_at", "last_attempted_at", "created_at", "updated_at"]
 
@@ -107,11 +168,29 @@ class DomainGoalSerializer(HubModelSerializer):
     """A domain goal; `domain` is the domain's slug. Activate it with `POST /domain-goals/{key}/activate`."""
 
     domain = KeyRelatedField(slug_field="slug", queryset=Domain.objects.all())
-    status = status_field("domain_goal")
+    status = StatusField("domain_goal", initial=DomainGoal.Status.PROPOSED)
+    url = SelfLinkField("domain-goal-detail")
+    domain_url = KeyLinkField("domain-detail", source="domain", lookup_field="slug")
+    workstreams_url = ListLinkField("workstream-list", filter_name="domain_goal")
+    activate_url = SelfLinkField("domain-goal-activate")
 
     class Meta:
         model = DomainGoal
-        fields = ["id", "key", "domain", "title", "description", "status", "activated_at", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "key",
+            "url",
+            "domain",
+            "title",
+            "description",
+            "status",
+            "activated_at",
+            "created_at",
+            "updated_at",
+            "domain_url",
+            "workstreams_url",
+            "activate_url",
+        ]
         read_only_fields = ["id", "activated_at", "created_at", "updated_at"]
         # "One active goal per domain" is the activation service's rule (it supersedes); DRF's generated
         # validator for that conditional constraint would wrongly make `status` required.
@@ -132,19 +211,27 @@ class WorkstreamSerializer(HubModelSerializer):
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all())
     domain = serializers.CharField(source="repo.domain.slug", read_only=True, allow_null=True)
     domain_goal = KeyRelatedField(slug_field="key", queryset=DomainGoal.objects.all(), required=False, allow_null=True)
-    status = status_field("workstream")
+    status = StatusField("workstream", initial=Workstream.Status.PROPOSED)
     tasks = TaskCountsSerializer(source="*", read_only=True)
     sync_note = serializers.CharField(
         read_only=True,
         allow_null=True,
         help_text="Set when the workstream is read from a workplan file: the file wins at the next sync.",
     )
+    url = SelfLinkField("workstream-detail")
+    repo_url = KeyLinkField("repo-detail", source="repo", lookup_field="slug", allow_null=False)
+    domain_url = KeyLinkField("domain-detail", source="repo.domain", lookup_field="slug")
+    domain_goal_url = KeyLinkField("domain-goal-detail", source="domain_goal")
+    tasks_url = ListLinkField("task-list", filter_name="workstream")
+    decisions_url = ListLinkField("decision-list", filter_name="workstream")
+    progress_events_url = ListLinkField("progress-event-list", filter_name="workstream")
 
     class Meta:
         model = Workstream
         fields = [
             "id",
             "key",
+            "url",
             "repo",
             "domain",
             "domain_goal",
@@ -160,6 +247,12 @@ class WorkstreamSerializer(HubModelSerializer):
             "tasks",
             "created_at",
             "updated_at",
+            "repo_url",
+            "domain_url",
+            "domain_goal_url",
+            "tasks_url",
+            "decisions_url",
+            "progress_events_url",
         ]
         read_only_fields = ["id", "completed_at", "missing_from_repo_at", "created_at", "updated_at"]
 
@@ -169,14 +262,20 @@ class TaskSerializer(HubModelSerializer):
 
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.select_related("repo"))
     repo = serializers.CharField(source="workstream.repo.slug", read_only=True)
-    status = status_field("task")
-    priority = serializers.ChoiceField(choices=Task.Priority.choices, required=False)
+    status = StatusField("task", initial=Task.Status.TODO)
+    # The create form preselects the model's default, as a JSON body without `priority` gets it.
+    priority = serializers.ChoiceField(choices=Task.Priority.choices, required=False, initial=Task.Priority.MEDIUM)
+    url = SelfLinkField("task-detail")
+    workstream_url = KeyLinkField("workstream-detail", source="workstream", allow_null=False)
+    repo_url = KeyLinkField("repo-detail", source="workstream.repo", lookup_field="slug", allow_null=False)
+    progress_events_url = ListLinkField("progress-event-list", filter_name="task")
 
     class Meta:
         model = Task
         fields = [
             "id",
             "key",
+            "url",
             "workstream",
             "repo",
             "title",
@@ -189,6 +288,9 @@ class TaskSerializer(HubModelSerializer):
             "missing_from_workplan_at",
             "created_at",
             "updated_at",
+            "workstream_url",
+            "repo_url",
+            "progress_events_url",
         ]
         read_only_fields = ["id", "last_activity_at", "missing_from_workplan_at", "created_at", "updated_at"]
 
@@ -199,13 +301,18 @@ class DecisionSerializer(HubModelSerializer):
     options = serializers.ListField(child=StrictCharField(max_length=300), required=False, max_length=100)
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all(), required=False, allow_null=True)
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True)
-    status = status_field("decision")
+    status = StatusField("decision", initial=Decision.Status.OPEN)
+    url = SelfLinkField("decision-detail")
+    repo_url = KeyLinkField("repo-detail", source="repo", lookup_field="slug")
+    workstream_url = KeyLinkField("workstream-detail", source="workstream")
+    resolve_url = SelfLinkField("decision-resolve")
 
     class Meta:
         model = Decision
         fields = [
             "id",
             "key",
+            "url",
             "title",
             "question",
             "options",
@@ -218,6 +325,9 @@ class DecisionSerializer(HubModelSerializer):
             "resolved_at",
             "created_at",
             "updated_at",
+            "repo_url",
+            "workstream_url",
+            "resolve_url",
         ]
         read_only_fields = [
             "id",
@@ -230,12 +340,40 @@ class DecisionSerializer(HubModelSerializer):
         ]
 
 
-class DecisionResolveSerializer(serializers.Serializer):
-    """The body of `POST /decisions/{key}/resolve`; `decided_by` defaults to the caller's username."""
+@extend_schema_field(OpenApiTypes.STR)  # the choices are each decision's own options
+class OptionChoiceField(serializers.ChoiceField):
+    """One of a decision's options (a string); the browsable API shows them as a select."""
 
-    rationale = StrictCharField()
-    chosen_option = StrictCharField(required=False, allow_null=True, max_length=300)
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class DecisionResolveSerializer(serializers.Serializer):
+    """The body of `POST /decisions/{key}/resolve`; `decided_by` defaults to the caller's username.
+
+    `chosen_option` offers the options of the decision in the context (`"decision"`).
+    """
+
+    rationale = StrictCharField(style={"base_template": "textarea.html"})
+    chosen_option = OptionChoiceField(choices=[], required=False, allow_null=True)
     decided_by = StrictCharField(required=False, max_length=200)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        decision = self.context.get("decision")
+        options = list(decision.options) if decision is not None else []
+        chosen_option = fields["chosen_option"]
+        assert isinstance(chosen_option, OptionChoiceField)
+        chosen_option.choices = options
+        # The service's own words (it checks again, under the row lock).
+        offered = (", ".join(options) or "none").replace("{", "{{").replace("}", "}}")
+        chosen_option.error_messages["invalid_choice"] = f"'{{input}}' is not one of the options ({offered})."
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            fields["decided_by"].initial = request.user.get_username()
+        return fields
 
 
 class ProgressEventSerializer(HubModelSerializer):
@@ -244,10 +382,23 @@ class ProgressEventSerializer(HubModelSerializer):
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True)
     task = KeyRelatedField(slug_field="key", queryset=Task.objects.all(), required=False, allow_null=True)
     event_type = serializers.ChoiceField(choices=ProgressEvent.EventType.choices, required=False)
+    workstream_url = KeyLinkField("workstream-detail", source="workstream")
+    task_url = KeyLinkField("task-detail", source="task")
 
     class Meta:
         model = ProgressEvent
-        fields = ["id", "event_type", "summary", "detail", "workstream", "task", "author", "created_at"]
+        fields = [
+            "id",
+            "event_type",
+            "summary",
+            "detail",
+            "workstream",
+            "task",
+            "author",
+            "created_at",
+            "workstream_url",
+            "task_url",
+        ]
         read_only_fields = ["id", "created_at"]
 
 
@@ -263,12 +414,16 @@ class NextStepSerializer(HubModelSerializer):
         help_text="decision_resolved: its workstream had a decision resolved in the last 7 days; "
         "ready: a todo task; in_progress: a task in progress.",
     )
+    url = SelfLinkField("task-detail")
+    workstream_url = KeyLinkField("workstream-detail", source="workstream", allow_null=False)
+    repo_url = KeyLinkField("repo-detail", source="workstream.repo", lookup_field="slug", allow_null=False)
 
     class Meta:
         model = Task
         fields = [
             "id",
             "key",
+            "url",
             "title",
             "status",
             "priority",
@@ -279,6 +434,8 @@ class NextStepSerializer(HubModelSerializer):
             "domain",
             "reason",
             "last_activity_at",
+            "workstream_url",
+            "repo_url",
         ]
         read_only_fields = fields
 

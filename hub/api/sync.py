@@ -5,11 +5,12 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.api.serializers import RepoSerializer
 from hub.models import Repo
 from hub.reconcile import CheckoutUnreadable, checkout_problem, repo_sync, sweep
 from hub.selectors import get_by_key_or_id
@@ -23,6 +24,8 @@ class CanReconcile(BasePermission):
     message = "Reconciling workplan files needs the hub.change_workstream permission."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True  # the sync page of a repo shows its state to anyone signed in
         return bool(request.user and request.user.has_perm(SYNC_PERMISSION))
 
 
@@ -38,6 +41,16 @@ class RepoSyncView(APIView):
     """POST /repos/{slug}/sync: reconcile that repo's workplan files now (with fix) and return the report."""
 
     permission_classes = [IsAuthenticated, CanReconcile]
+    # Syncing takes no body: the browsable API shows the GET page an empty form with its POST button.
+    serializer_class = serializers.Serializer
+
+    @extend_schema(
+        responses={200: RepoSerializer, 404: OpenApiResponse(description="Unknown repo.")},
+        description="The repo as it is (last sync, last attempt): the browsable API shows it with the sync form.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        repo = get_by_key_or_id(Repo, slug, queryset=Repo.objects.filter(slug=slug).select_related("domain"))
+        return Response(dict(RepoSerializer(repo, context={"request": request, "view": self}).data))
 
     @extend_schema(
         request=None,

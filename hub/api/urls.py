@@ -15,6 +15,11 @@ COLLECTION: dict[str, Any] = {"get": "list", "post": "create"}
 ITEM: dict[str, Any] = {"get": "retrieve", "patch": "partial_update"}
 
 
+def action_methods(action: str) -> dict[str, Any]:
+    """An action route: POST does it; GET shows the object's state (in the browsable API, with the action's form)."""
+    return {"get": action, "post": action}
+
+
 def route(route_path: str, view: Callable[..., Any], name: str) -> list[URLPattern]:
     """The path as documented, plus an undocumented alias with or without the trailing slash."""
     alias = route_path[:-1] if route_path.endswith("/") else route_path + "/"
@@ -68,7 +73,7 @@ urlpatterns = [
     *keyed("domain-goals", views.DomainGoalViewSet, "domain-goal"),
     *route(
         "domain-goals/<str:key>/activate",
-        views.DomainGoalViewSet.as_view({"post": "activate"}, name="Activate goal", detail=True),
+        views.DomainGoalViewSet.as_view(action_methods("activate"), name="Activate goal", detail=True),
         "domain-goal-activate",
     ),
     *keyed("workstreams", views.WorkstreamViewSet, "workstream"),
@@ -76,7 +81,7 @@ urlpatterns = [
     *keyed("decisions", views.DecisionViewSet, "decision"),
     *route(
         "decisions/<str:key>/resolve",
-        views.DecisionViewSet.as_view({"post": "resolve"}, name="Resolve decision", detail=True),
+        views.DecisionViewSet.as_view(action_methods("resolve"), name="Resolve decision", detail=True),
         "decision-resolve",
     ),
     *route(
@@ -96,7 +101,7 @@ urlpatterns = [
     ),
     *route(
         "events/<str:id>/requeue",
-        OutboxEventViewSet.as_view({"post": "requeue"}, name="Requeue event", detail=True),
+        OutboxEventViewSet.as_view(action_methods("requeue"), name="Requeue event", detail=True),
         "event-requeue",
     ),
     *route("health", HealthView.as_view(), "health"),

@@ -107,6 +107,14 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         assert output_class is not None
         return output_class(instance, context=self.get_serializer_context()).data
 
+    def _action_answer(self, instance: Model, *, changed: bool) -> Response:
+        """What an action route answers: on GET the object as it is, after POST as the action left it.
+
+        A plain dict rather than the object serializer's data, so that the browsable API builds the
+        page's form from the action's own serializer, after a POST too.
+        """
+        return Response(dict(self._present(instance) if changed else self._output(instance)))
+
 
 class DomainViewSet(KeyedViewSet):
     """Domains, by slug."""
@@ -170,13 +178,21 @@ class DomainGoalViewSet(KeyedViewSet):
         return services.domain_goal_update(goal=instance, data=data)
 
     @extend_schema(
+        methods=["GET"],
+        responses={200: DomainGoalSerializer},
+        description="The goal as it is: the browsable API shows it with the activation form.",
+    )
+    @extend_schema(
+        methods=["POST"],
         request=None,
         responses={200: DomainGoalSerializer},
         description="Activate a proposed goal; the domain's active goal becomes `superseded`. 409 unless proposed.",
     )
     def activate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        goal = services.domain_goal_activate(goal=self.get_object())
-        return Response(self._present(goal))
+        goal = self.get_object()
+        if request.method == "GET":
+            return self._action_answer(goal, changed=False)
+        return self._action_answer(services.domain_goal_activate(goal=goal), changed=True)
 
 
 class WorkstreamViewSet(KeyedViewSet):
@@ -240,6 +256,7 @@ class DecisionViewSet(KeyedViewSet):
 
     model = Decision
     queryset = Decision.objects.select_related("repo", "workstream")
+    decision: Decision | None = None  # the decision a `resolve` request is about, read once
     serializer_class = DecisionSerializer
     filterset_class = filters.DecisionFilter
     search_fields = ["key", "title"]
@@ -254,6 +271,12 @@ class DecisionViewSet(KeyedViewSet):
         # The browsable API's form for `resolve` asks for the resolution, not a whole decision.
         return DecisionResolveSerializer if self.action == "resolve" else DecisionSerializer
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        if self.action == "resolve" and self.decision is not None:
+            context["decision"] = self.decision  # its options are the choices of `chosen_option`
+        return context
+
     def create_with_service(self, data: dict[str, Any]) -> Model:
         return services.decision_create(data=data)
 
@@ -261,13 +284,22 @@ class DecisionViewSet(KeyedViewSet):
         return services.decision_update(decision=instance, data=data, actor=caller_name(self.request))
 
     @extend_schema(
+        methods=["GET"],
+        responses={200: DecisionSerializer},
+        description="The decision as it is: the browsable API shows it with the resolution form, "
+        "`chosen_option` a choice of its options.",
+    )
+    @extend_schema(
+        methods=["POST"],
         request=DecisionResolveSerializer,
         responses={200: DecisionSerializer},
         description="Resolve an open or escalated decision (409 otherwise). `chosen_option` must be one of "
         "`options`; `decided_by` defaults to the caller. Also appends a `milestone` progress event.",
     )
     def resolve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        decision = self.get_object()
+        self.decision = decision = self.get_object()
+        if request.method == "GET":
+            return self._action_answer(decision, changed=False)
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         decision = services.decision_resolve(
@@ -276,7 +308,7 @@ class DecisionViewSet(KeyedViewSet):
             chosen_option=body.validated_data.get("chosen_option"),
             decided_by=body.validated_data.get("decided_by") or caller_name(request),
         )
-        return Response(self._present(decision))
+        return self._action_answer(decision, changed=True)
 
 
 class ProgressEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -158,7 +158,7 @@ def test_the_browsable_api_offers_a_resolution_form_for_resolve(writer: User, ob
 
     page = client.get("/decisions/DEC/resolve", HTTP_ACCEPT="text/html")
 
-    assert page.status_code == 405  # POST only, but the page still renders the POST form
+    assert page.status_code == 200  # GET shows the decision as it is, and the resolution form
     assert b'name="rationale"' in page.content
     assert b'name="question"' not in page.content
 

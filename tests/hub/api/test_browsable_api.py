@@ -1,12 +1,19 @@
 """The browsable API as people use it: branded pages, readable breadcrumbs, logins that lock out and land somewhere."""
 
+import re
 from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
-from tests.factories import DecisionFactory
+import events
+from events.models import OutboxEvent
+from hub.models import Task, Workstream
+from hub.transitions import offered_statuses
+from tests.factories import DecisionFactory, DomainGoalFactory, RepoFactory, TaskFactory, WorkstreamFactory
+from tests.hub.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +83,156 @@ def test_an_anonymous_json_request_still_gets_401() -> None:
 
     assert response.status_code == 401
     assert response.json()["detail"]
+
+
+# Actions as forms: GET on an action route shows the object and the action's form.
+
+
+def _select_options(page: str, name: str) -> list[str]:
+    start = page.index(f'<select class="form-control" name="{name}">')
+    return re.findall(r'<option value="([^"]*)"', page[start : page.index("</select>", start)])
+
+
+def _html(client: Client, path: str) -> str:
+    response = client.get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200, response.content
+    return response.content.decode()
+
+
+def test_the_resolve_page_shows_the_decision_and_offers_its_own_options(make_user: Callable[..., User]) -> None:
+    DecisionFactory.create(key="DEC-0002", options=["keep nats", "drop nats"])
+
+    page = _html(logged_in(make_user("writer", write=True)), "/decisions/DEC-0002/resolve")
+
+    assert "&quot;status&quot;: &quot;open&quot;" in page
+    assert _select_options(page, "chosen_option") == ["", "keep nats", "drop nats"]
+    assert 'name="rationale"' in page
+    assert 'value="writer"' in page  # decided_by defaults to the caller
+    assert 'name="question"' not in page
+
+
+def test_resolving_through_the_browsable_form_records_the_chosen_option(make_user: Callable[..., User]) -> None:
+    decision = DecisionFactory.create(key="DEC-0003", options=["left", "right"])
+    client = logged_in(make_user("writer", write=True))
+
+    response = client.post(
+        "/decisions/DEC-0003/resolve",
+        {"rationale": "Shorter.", "chosen_option": "right", "decided_by": "writer"},
+        HTTP_ACCEPT="text/html",
+    )
+
+    decision.refresh_from_db()
+    assert response.status_code == 200
+    assert (decision.status, decision.chosen_option, decision.decided_by) == ("resolved", "right", "writer")
+    assert OutboxEvent.objects.filter(subject="org.statehub.decision.resolved").count() == 1
+    # The page after the POST still offers the resolution form, not a form of the decision's fields.
+    assert 'name="rationale"' in response.content.decode()
+    assert 'name="question"' not in response.content.decode()
+
+
+def test_an_option_the_decision_does_not_offer_is_still_a_400(make_user: Callable[..., User]) -> None:
+    DecisionFactory.create(key="DEC-0004", options=["left", "right"])
+    api = client_for(make_user("writer", write=True))
+
+    unknown = api.post("/decisions/DEC-0004/resolve", {"rationale": "r", "chosen_option": "up"}, format="json")
+    number = api.post("/decisions/DEC-0004/resolve", {"rationale": "r", "chosen_option": 1}, format="json")
+
+    assert unknown.status_code == 400
+    assert unknown.json() == {"chosen_option": ["'up' is not one of the options (left, right)."]}
+    assert number.status_code == 400
+    assert list(number.json()) == ["chosen_option"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/decisions/DEC-0005/resolve", "/domain-goals/goal-5/activate", "/repos/repo-5/sync", "/events/{event}/requeue"],
+)
+def test_get_on_an_action_answers_the_objects_state_and_changes_nothing(
+    path: str, make_user: Callable[..., User]
+) -> None:
+    DecisionFactory.create(key="DEC-0005")
+    DomainGoalFactory.create(key="goal-5")
+    RepoFactory.create(slug="repo-5")
+    event = _failed_event()
+    before = list(OutboxEvent.objects.values_list("id", "status"))
+
+    response = client_for(make_user("staff", write=True, staff=True)).get(path.format(event=event.id))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["url"] == "http://testserver" + path.format(event=event.id).rsplit("/", 1)[0] + "/"
+    assert body.get("status") in ("open", "proposed", "active", "failed")
+    assert list(OutboxEvent.objects.values_list("id", "status")) == before
+
+
+def _failed_event() -> OutboxEvent:
+    events.record(
+        "org.statehub.repo.registered",
+        {"repo_id": None, "repo_slug": "r", "domain_slug": None, "remote_url": "", "local_path": "", "name": ""},
+    )
+    event = OutboxEvent.objects.get()
+    OutboxEvent.objects.filter(pk=event.pk).update(status=OutboxEvent.Status.FAILED)
+    return event
+
+
+def test_a_reader_sees_an_action_page_without_its_form(make_user: Callable[..., User]) -> None:
+    DecisionFactory.create(key="DEC-0006")
+
+    page = _html(logged_in(make_user("reader")), "/decisions/DEC-0006/resolve")
+
+    assert "DEC-0006" in page
+    assert 'name="rationale"' not in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "offered"),
+    [
+        ("workstream", "active", ["active", "blocked", "backlog", "completed", "archived"]),
+        ("workstream", "completed", ["completed", "archived"]),
+        ("task", "done", ["todo", "done"]),
+        ("task", "wait", ["wait", "todo", "progress", "done", "cancel"]),
+    ],
+)
+def test_an_objects_page_offers_the_statuses_the_transition_table_allows(
+    kind: str, status: str, offered: list[str], make_user: Callable[..., User]
+) -> None:
+    path = {"workstream": "/workstreams/WS-1/", "task": "/tasks/TK-1/"}[kind]
+    TaskFactory.create(key="TK-1", workstream=WorkstreamFactory.create(key="WS-1"))
+    (Workstream if kind == "workstream" else Task).objects.update(status=status)
+
+    page = _html(logged_in(make_user("writer", write=True)), path)
+
+    assert _select_options(page, "status") == offered
+    assert offered == offered_statuses(kind, status)
+    assert 'data-method="PATCH"' in page
+
+
+def test_the_patch_form_as_a_browser_sends_it_completes_a_workstream_once(make_user: Callable[..., User]) -> None:
+    workstream = WorkstreamFactory.create(key="WS-2", status="active", owner="ana")
+    client = logged_in(make_user("writer", write=True))
+    form = {
+        "key": "WS-2",
+        "repo": workstream.repo.slug,
+        "domain_goal": "",
+        "title": workstream.title,
+        "owner": "ana",
+        "priority": str(workstream.priority),
+        "status": "completed",
+        "source_path": "",
+        "source_hash": "",
+    }
+
+    response = client.patch("/workstreams/WS-2/", encode_multipart(BOUNDARY, form), content_type=MULTIPART_CONTENT)
+
+    assert response.status_code == 200, response.content
+    workstream.refresh_from_db()
+    assert (workstream.status, workstream.owner, workstream.domain_goal) == ("completed", "ana", None)
+    assert OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").count() == 1
+
+
+def test_a_create_form_offers_every_status_with_the_models_default_selected(make_user: Callable[..., User]) -> None:
+    page = _html(logged_in(make_user("writer", write=True)), "/tasks/")
+
+    assert _select_options(page, "status") == ["wait", "todo", "progress", "done", "cancel"]
+    assert '<option value="todo" selected' in page
+    assert '<option value="medium" selected' in page

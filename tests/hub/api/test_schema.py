@@ -75,6 +75,22 @@ def test_the_schema_is_served_and_documents_every_endpoint(reader_api: APIClient
     }
     assert set(schema["paths"]["/tasks/{key}/"]) == {"get", "patch"}
     assert "409" in schema["paths"]["/decisions/{key}/resolve"]["post"]["responses"]
+    # An action's GET shows the object (the browsable API's page for the action's form).
+    for action in ["/decisions/{key}/resolve", "/domain-goals/{key}/activate", "/events/{id}/requeue"]:
+        assert set(schema["paths"][action]) == {"get", "post"}
+    assert set(schema["paths"]["/repos/{slug}/sync"]) == {"get", "post"}
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_links_as_read_only_uris(reader_api: APIClient) -> None:
+    components = reader_api.get("/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["components"]
+    workstream = components["schemas"]["Workstream"]["properties"]
+
+    assert workstream["url"] == {"type": "string", "format": "uri", "readOnly": True}
+    assert workstream["domain_url"] == {"type": "string", "format": "uri", "readOnly": True, "nullable": True}
+    assert workstream["tasks_url"]["format"] == "uri"
+    assert "url" not in components["schemas"]["WorkstreamRequest"]["properties"]
+    assert components["schemas"]["DecisionResolveRequest"]["properties"]["chosen_option"]["type"] == "string"
 
 
 FUZZ_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from events.models import OutboxEvent
-from hub import services
+from hub import services, transitions
 from hub.errors import InvalidTransition
 from hub.models import Decision, Domain, DomainGoal, Repo, Task, Workstream
 from tests.factories import (
@@ -116,3 +116,12 @@ def test_setting_the_same_status_again_is_not_a_transition():
     services.task_update(task=task, data={"status": "cancel"})
     task.refresh_from_db()
     assert task.status == "cancel"
+
+
+@pytest.mark.parametrize("kind", list(STATUSES))
+def test_a_form_offers_staying_put_and_exactly_the_allowed_moves_in_the_models_order(kind: str) -> None:
+    for current in STATUSES[kind]:
+        offered = transitions.offered_statuses(kind, current)
+
+        assert set(offered) == {current} | {target for source, target in EXPECTED[kind] if source == current}
+        assert offered == [status for status in STATUSES[kind] if status in offered]
