@@ -18,7 +18,7 @@ from hub import services
 from hub.errors import HubError
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.services.decisions import RESOLUTION_FIELDS
-from hub.transitions import next_statuses
+from hub.transitions import offered_statuses
 from statehub.pagination import BoundedCountPaginator
 
 
@@ -93,7 +93,7 @@ class ServiceAdmin(admin.ModelAdmin):
         if obj is not None and self.transition_kind and isinstance(status, forms.ChoiceField):
             # Offer only what the transition table allows from here (and staying put); the form
             # class is built for this request, so narrowing its field touches no other form.
-            offered = {obj.status, *next_statuses(self.transition_kind, obj.status)}
+            offered = set(offered_statuses(self.transition_kind, obj.status))
             model_choices = type(obj)._meta.get_field("status").choices or []
             status.choices = [(value, label) for value, label in model_choices if value in offered]
         return form

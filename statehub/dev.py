@@ -141,7 +141,7 @@ def serve(args: list[str]) -> int:
     else:
         username, password = "admin", secrets.token_urlsafe(12)
     admin = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "ensure_dev_admin", "--username", username, "--password", password],
+        [sys.executable, str(ROOT / "manage.py"), "ensure_dev_admin", "--username", username, f"--password={password}"],
         check=True,
         env=env,
         cwd=ROOT,

@@ -109,15 +109,19 @@ def test_tail_events_says_one_line_per_reconnect_attempt_when_nats_goes_away(tmp
         text=True,
     )
     try:
-        time.sleep(2.5)
+        # Stop the server only once the command listens (its start-up is slow on a loaded machine).
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert first.startswith("Listening on "), first
         devservers.stop_process(server)
-        _, stderr = process.communicate(timeout=30)
+        _, rest = process.communicate(timeout=30)
     finally:
         devservers.stop_process(server)
         if process.poll() is None:
             process.kill()
             process.wait()
 
+    stderr = first + rest
     reconnect_lines = [line for line in stderr.splitlines() if line.startswith("NATS: ")]
     assert "Traceback" not in stderr
     assert "NATS: disconnected; reconnecting." in reconnect_lines
