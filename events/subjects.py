@@ -132,7 +132,7 @@ DOMAIN_GOAL_ACTIVATED = Subject(
     name="org.statehub.domain.goal.activated",
     when="A goal goes to `active`.",
     recorded_by="`hub.services.domain_goal_activate` (`POST /domain-goals/{key}/activate`)",
-    aggregate=("domain", "domain_slug"),
+    aggregate=("domain-goals", "domain_slug"),
     attributes=(
         Attribute("goal_id", UUID, "UUID of the goal"),
         Attribute("goal_key", STRING, "the goal key, e.g. custodian-automation"),
@@ -188,7 +188,9 @@ def render_subjects_doc() -> str:
         "  drops a re-publish inside its duplicate window; consumers dedupe by `id` too.",
         "- `type` equals the NATS subject. `timestamp` is the moment of the state change (UTC, `Z`, milliseconds).",
         "- Attributes for absent relations are `null`. Times inside attributes use the same format as `timestamp`.",
-        "- No ordering is guaranteed across events; consumers re-read state when order matters.",
+        "- Events of one aggregate (one repo, workstream, decision or task, or the goals of one domain; each",
+        "  subject below names its aggregate) reach the stream in the order their changes were committed,",
+        "  however many relays and workers publish. Across aggregates there is no order.",
         "- Attributes may be added within version 1.x; none is renamed or removed.",
         "",
         "## JSON Schemas",
@@ -239,6 +241,8 @@ def render_subjects_doc() -> str:
     for subject in REGISTRY.values():
         lines += ["", f"## `{subject.name}`", "", f"When: {subject.when}", "", f"Recorded by: {subject.recorded_by}."]
         lines += ["", f"Schema: [`schemas/{subject.name}.json`](schemas/{subject.name}.json)."]
+        kind, attribute = subject.aggregate
+        lines += ["", f"Ordered within its aggregate `{kind}:<{attribute}>`."]
         lines += ["", "| attribute | type | meaning |", "|---|---|---|"]
         lines += [f"| `{a.name}` | {a.type_label} | {a.meaning} |" for a in subject.attributes]
     return "\n".join(lines) + "\n"
