@@ -48,6 +48,10 @@ class OutboxEvent(models.Model):
                 condition=models.Q(status="pending"),
                 name="outbox_pending_aggregate_idx",
             ),
+            # The replay (`/events/?after=`) pages published rows in stream order.
+            models.Index(
+                fields=["stream_seq"], condition=models.Q(status="published"), name="outbox_published_seq_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
