@@ -42,10 +42,14 @@ class OutboxEvent(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next_idx"),
-            # The relay's "older pending row of the same aggregate?" probe reads only pending rows.
+            # The relay's "older pending row of the same aggregate?" probe. Keyed on an expression that
+            # is the aggregate for pending rows and null otherwise, so the probe's condition can only be
+            # served by this index: a plain `status = 'pending'` would let a planner with stale statistics
+            # (a backlog that formed during an outage) pick the status index and read every pending row
+            # once per candidate row.
             models.Index(
-                fields=["aggregate", "position"],
-                condition=models.Q(status="pending"),
+                models.Case(models.When(status="pending", then=models.F("aggregate"))),
+                "position",
                 name="outbox_pending_aggregate_idx",
             ),
             # The replay (`/events/?after=`) pages published rows in stream order.

@@ -12,7 +12,7 @@ aggregate is still `pending`, so each claim takes at most the oldest pending row
 and the next one becomes claimable once that one is published (or dead-lettered) and committed.
 Several relay threads, workers and per-event tasks therefore publish an aggregate's events one
 after another in commit order, whatever they race for. The check is part of the claim statement
-(an anti-join on a partial index of pending rows), not a per-row step in Python.
+(an anti-join on an index of pending rows' aggregates, see the model), not a per-row step in Python.
 
 The statements are raw SQL on purpose: per-row ORM work would dominate the cost of
 draining a large backlog.
@@ -48,7 +48,8 @@ FROM {TABLE} AS o
 WHERE o.status = 'pending' AND o.next_attempt_at <= %(now)s {{only}}
     AND (o.aggregate = '' OR NOT EXISTS (
         SELECT 1 FROM {TABLE} AS older
-        WHERE older.status = 'pending' AND older.aggregate = o.aggregate AND older.position < o.position
+        WHERE (CASE WHEN older.status = 'pending' THEN older.aggregate END) = o.aggregate
+            AND older.position < o.position
     ))
 ORDER BY o.next_attempt_at
 LIMIT %(limit)s

@@ -60,6 +60,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='outboxevent',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['aggregate', 'position'], name='outbox_pending_aggregate_idx'),
+            index=models.Index(models.Case(models.When(status='pending', then=models.F('aggregate'))), models.F('position'), name='outbox_pending_aggregate_idx'),
         ),
     ]
