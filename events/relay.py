@@ -152,7 +152,8 @@ def claim_due_events(
         only = "AND o.id = %(event_id)s"
         params["event_id"] = uuid.UUID(str(event_id))
     elif aggregate is not None:
-        only = "AND o.aggregate = %(aggregate)s"
+        # Spelled like the index expression, so the aggregate's pending rows are found through it.
+        only = "AND (CASE WHEN o.status = 'pending' THEN o.aggregate END) = %(aggregate)s"
         params["aggregate"] = aggregate
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL.format(only=only), params)
