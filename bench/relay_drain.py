@@ -123,12 +123,20 @@ def relay_drain(items: list[dict[str, Any]], batch_size: int, threads: int) -> t
     from events.models import OutboxEvent
     from events.publisher import reset_publisher
     from events.relay import relay_pending_events
+    from events.subjects import REGISTRY
 
     OutboxEvent.objects.all().delete()
     due = timezone.now() - dt.timedelta(seconds=1)
     OutboxEvent.objects.bulk_create(
         (
-            OutboxEvent(id=item["id"], subject=item["type"], envelope=item, next_attempt_at=due, created_at=due)
+            OutboxEvent(
+                id=item["id"],
+                subject=item["type"],
+                aggregate=REGISTRY[item["type"]].aggregate_key(item["attributes"]),
+                envelope=item,
+                next_attempt_at=due,
+                created_at=due,
+            )
             for item in items
         ),
         batch_size=5000,

@@ -5,9 +5,17 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import django_filters
+from django import forms
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from rest_framework import exceptions, mixins, pagination, serializers, status, viewsets
 from rest_framework.permissions import SAFE_METHODS, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,28 +60,112 @@ class OutboxEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class StreamSeqFilter(django_filters.NumberFilter):
+    """A JetStream stream sequence: a whole number, 0 or more."""
+
+    field_class = forms.IntegerField
+
+
 class OutboxEventFilter(django_filters.FilterSet):
-    """`?type=` (the subject), `?status=`, `?since=` (recorded at or after)."""
+    """`?type=`/`?subject=` (the subject), `?status=`; the replay's `?after=` (stream sequence) and `?since=`."""
 
     type = django_filters.CharFilter(field_name="subject", max_length=200)
+    subject = django_filters.ChoiceFilter(field_name="subject", choices=[(name, name) for name in REGISTRY])
     status = django_filters.ChoiceFilter(choices=OutboxEvent.Status.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    after = StreamSeqFilter(field_name="stream_seq", lookup_expr="gt", min_value=0, max_value=2**63 - 1)
+    since = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
 
     class Meta:
         model = OutboxEvent
-        fields = ["type", "status"]
+        fields = ["type", "subject", "status"]
+
+
+class ReplayPagination(pagination.CursorPagination):
+    """Published events in publish order (stream sequence); the cursor stays valid while new events arrive."""
+
+    ordering = "stream_seq"
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+# Asking for either of these turns the audit log into the replay of what consumers received.
+REPLAY_PARAMETERS = ("after", "since")
+
+
+@extend_schema_serializer(many=False)
+class EventPageSerializer(serializers.Serializer):
+    """A page of `/events/`: the audit log's pages have a `count`, the replay's cursor pages do not."""
+
+    count = serializers.IntegerField(required=False, help_text="The audit log's count; a replay has none.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OutboxEventSerializer(many=True)
 
 
 class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The outbox as an audit log; staff may requeue a `failed` or `skipped` event."""
+    """The outbox as an audit log, and the replay of published events; staff may requeue a `failed` or `skipped` event.
+
+    Without `?after=` or `?since=` the list is the audit log: every status, newest first, page
+    numbers. With either it is the replay: published events only, in publish order (stream
+    sequence), with cursor pagination, so a consumer pages from where it stopped while new events
+    keep arriving.
+    """
 
     queryset = OutboxEvent.objects.all()
     serializer_class = OutboxEventSerializer
     filterset_class = OutboxEventFilter
     # An audit log of a million rows: `count` is exact up to 10,000 and PostgreSQL's estimate above.
+    # A replay pages with a cursor instead (`paginator`).
     pagination_class = BoundedCountPagination
     ordering_fields: ClassVar[list[str]] = ["created_at", "published_at", "attempts", "status"]
     lookup_url_kwarg = "id"
+
+    @property
+    def replaying(self) -> bool:
+        request = getattr(self, "request", None)
+        params = getattr(request, "query_params", {})
+        return self.action == "list" and any(name in params for name in REPLAY_PARAMETERS)
+
+    @property
+    def paginator(self) -> pagination.BasePagination | None:
+        if not hasattr(self, "_paginator"):
+            self._paginator = ReplayPagination() if self.replaying else BoundedCountPagination()
+        return self._paginator
+
+    def get_queryset(self) -> QuerySet[OutboxEvent]:
+        queryset = super().get_queryset()
+        if not self.replaying:
+            return queryset
+        params = self.request.query_params
+        if params.get("status", OutboxEvent.Status.PUBLISHED) != OutboxEvent.Status.PUBLISHED:
+            raise exceptions.ValidationError({"status": ["A replay (?after= or ?since=) lists published events only."]})
+        if "ordering" in params:
+            raise exceptions.ValidationError({"ordering": ["A replay is always in publish order (stream sequence)."]})
+        return queryset.filter(status=OutboxEvent.Status.PUBLISHED, stream_seq__isnull=False)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "after",
+                OpenApiTypes.INT,
+                description="Replay: published events with a stream sequence above this one, in publish order.",
+            ),
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.DATETIME,
+                description="Replay: published events published at or after this time, in publish order.",
+            ),
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="Replay: the cursor of a `next` link."),
+        ],
+        responses={200: EventPageSerializer},
+        description=(
+            "The audit log of the outbox, newest first. With `?after=<stream_seq>` or `?since=<time>` "
+            "(optionally `&subject=`) it is the replay: published events only, in publish order, "
+            "cursor-paginated (`next`, `previous`, `results`; no `count`)."
+        ),
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     def get_permissions(self) -> Sequence[Any]:
         # Anyone signed in may look at the requeue page (the event and, for staff, its form).

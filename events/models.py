@@ -3,6 +3,11 @@
 import uuid
 
 from django.db import models
+from django.db.models.expressions import RawSQL
+
+# Numbers rows in the order they are written. Events of one aggregate are written by transactions
+# that lock that aggregate, so among them this order is their commit order.
+POSITION_SEQUENCE = "events_outbox_position_seq"
 
 
 class OutboxEvent(models.Model):
@@ -16,6 +21,14 @@ class OutboxEvent(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = models.CharField(max_length=200, db_index=True)
+    aggregate = models.CharField(
+        max_length=250, blank=True, help_text="The aggregate the event belongs to, e.g. `workstream:CUST-WP-0040`."
+    )
+    position = models.BigIntegerField(
+        db_default=RawSQL(f"nextval('{POSITION_SEQUENCE}')", ()),  # noqa: S611 - a constant, no input
+        editable=False,
+        help_text="Order of writing; an aggregate's events are published in this order.",
+    )
     envelope = models.JSONField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -27,7 +40,23 @@ class OutboxEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next_idx"),
+            # The relay's "older pending row of the same aggregate?" probe. Keyed on an expression that
+            # is the aggregate for pending rows and null otherwise, so the probe's condition can only be
+            # served by this index: a plain `status = 'pending'` would let a planner with stale statistics
+            # (a backlog that formed during an outage) pick the status index and read every pending row
+            # once per candidate row.
+            models.Index(
+                models.Case(models.When(status="pending", then=models.F("aggregate"))),
+                "position",
+                name="outbox_pending_aggregate_idx",
+            ),
+            # The replay (`/events/?after=`) pages published rows in stream order.
+            models.Index(
+                fields=["stream_seq"], condition=models.Q(status="published"), name="outbox_published_seq_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=["pending", "published", "skipped", "failed"]),

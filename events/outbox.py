@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from events.envelope import EnvelopeError, EnvelopeTooLarge, build_envelope, encode_envelope
 from events.models import OutboxEvent
-from events.subjects import REGISTRY
+from events.subjects import REGISTRY, Subject
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +24,19 @@ def record(subject: str, attributes: dict[str, Any], *, occurred_at: dt.datetime
     so no event leaks; once committed the row stays `pending` until JetStream acknowledges it.
     An envelope too large to ever be delivered is refused here (`EnvelopeTooLarge`), failing the write.
     """
-    _check_attributes(subject, attributes)
+    registration = _check_attributes(subject, attributes)
     event_id = uuid.uuid4()
     envelope = build_envelope(
         subject=subject, attributes=attributes, occurred_at=occurred_at or timezone.now(), event_id=event_id
     )
     _check_size(subject, envelope)
-    event = OutboxEvent.objects.create(id=event_id, subject=subject, envelope=envelope, next_attempt_at=timezone.now())
+    event = OutboxEvent.objects.create(
+        id=event_id,
+        subject=subject,
+        aggregate=registration.aggregate_key(envelope["attributes"]),
+        envelope=envelope,
+        next_attempt_at=timezone.now(),
+    )
     transaction.on_commit(lambda: enqueue_publish(event_id), robust=True)
     return event
 
@@ -78,20 +84,23 @@ def record_many(
     now = timezone.now()
     rows = []
     for attributes in attributes_list:
-        _check_attributes(subject, attributes)
+        registration = _check_attributes(subject, attributes)
         event_id = uuid.uuid4()
         envelope = build_envelope(
             subject=subject, attributes=attributes, occurred_at=occurred_at or now, event_id=event_id
         )
         _check_size(subject, envelope)
-        rows.append(OutboxEvent(id=event_id, subject=subject, envelope=envelope, next_attempt_at=now))
+        aggregate = registration.aggregate_key(envelope["attributes"])
+        rows.append(
+            OutboxEvent(id=event_id, subject=subject, aggregate=aggregate, envelope=envelope, next_attempt_at=now)
+        )
     OutboxEvent.objects.bulk_create(rows)
     if rows:
         transaction.on_commit(enqueue_relay, robust=True)
     return rows
 
 
-def _check_attributes(subject: str, attributes: dict[str, Any]) -> None:
+def _check_attributes(subject: str, attributes: dict[str, Any]) -> Subject:
     registration = REGISTRY.get(subject)
     if registration is None:
         raise EnvelopeError(f"Unknown event subject {subject!r}.")
@@ -102,6 +111,7 @@ def _check_attributes(subject: str, attributes: dict[str, Any]) -> None:
         raise EnvelopeError(
             f"Attributes of {subject} differ from its registration: missing {missing}, unexpected {extra}."
         )
+    return registration
 
 
 # Room kept for the message's headers (Nats-Msg-Id, CloudEvents), which count toward the server's limit.

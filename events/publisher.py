@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nats
@@ -50,16 +50,21 @@ PERMANENT_ERROR_CODES = frozenset({MESSAGE_EXCEEDS_MAXIMUM})
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message to publish: subject, encoded envelope, its id (`Nats-Msg-Id`) and timestamp (`ce-time`)."""
+    """One message to publish: subject, encoded envelope, its id (`Nats-Msg-Id`) and timestamp (`ce-time`).
+
+    The headers are built when the message is, in the caller's thread, so the publisher loop, which
+    every drain thread shares, only writes bytes.
+    """
 
     subject: str
     payload: bytes
     msg_id: str
     timestamp: str = ""
+    headers: dict[str, str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return message_headers(subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp)
+    def __post_init__(self) -> None:
+        headers = message_headers(subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp)
+        object.__setattr__(self, "headers", headers)
 
 
 @dataclass(frozen=True)

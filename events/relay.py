@@ -7,6 +7,13 @@ a row is written once per attempt. A relay that dies mid-batch rolls back: its r
 and due, and re-publishing them is harmless because JetStream drops a repeated `Nats-Msg-Id`
 inside its duplicate window.
 
+Per-aggregate order: a row is claimed only while no older row (lower `position`) of its
+aggregate is still `pending`, so each claim takes at most the oldest pending row of an aggregate,
+and the next one becomes claimable once that one is published (or dead-lettered) and committed.
+Several relay threads, workers and per-event tasks therefore publish an aggregate's events one
+after another in commit order, whatever they race for. The check is part of the claim statement
+(an anti-join on an index of pending rows' aggregates, see the model), not a per-row step in Python.
+
 The statements are raw SQL on purpose: per-row ORM work would dominate the cost of
 draining a large backlog.
 """
@@ -35,13 +42,18 @@ logger = logging.getLogger(__name__)
 TABLE = OutboxEvent._meta.db_table
 
 _CLAIM_SQL = f"""
-SELECT id::text, subject, envelope::text, attempts, extract(epoch FROM created_at)::float8,
-    coalesce(envelope->>'timestamp', '')
-FROM {TABLE}
-WHERE status = 'pending' AND next_attempt_at <= %(now)s {{only}}
-ORDER BY next_attempt_at
+SELECT o.id::text, o.subject, o.envelope::text, o.attempts, extract(epoch FROM o.created_at)::float8,
+    coalesce(o.envelope->>'timestamp', ''), o.aggregate
+FROM {TABLE} AS o
+WHERE o.status = 'pending' AND o.next_attempt_at <= %(now)s {{only}}
+    AND (o.aggregate = '' OR NOT EXISTS (
+        SELECT 1 FROM {TABLE} AS older
+        WHERE (CASE WHEN older.status = 'pending' THEN older.aggregate END) = o.aggregate
+            AND older.position < o.position
+    ))
+ORDER BY o.next_attempt_at
 LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED
+FOR UPDATE OF o SKIP LOCKED
 """  # noqa: S608 - table name from the model, values are parameters
 
 _MARK_SQL = f"""
@@ -75,6 +87,7 @@ class ClaimedEvent:
     attempts: int
     created_epoch: float
     timestamp: str = ""
+    aggregate: str = ""
 
     def message(self) -> OutgoingMessage:
         return OutgoingMessage(subject=self.subject, payload=self.payload, msg_id=self.id, timestamp=self.timestamp)
@@ -96,6 +109,16 @@ class RelayReport:
     def claimed(self) -> int:
         return self.published + self.skipped + self.unavailable + self.retried + self.failed
 
+    def add(self, other: RelayReport) -> None:
+        """Count `other`'s outcomes in this report too."""
+        self.published += other.published
+        self.skipped += other.skipped
+        self.unavailable += other.unavailable
+        self.retried += other.retried
+        self.failed += other.failed
+        self.batches += other.batches
+        self.errors += [error for error in other.errors if error not in self.errors]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "claimed": self.claimed,
@@ -114,17 +137,24 @@ def backoff_delay(attempts: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
 
 
-def claim_due_events(*, limit: int, event_id: uuid.UUID | str | None = None) -> list[ClaimedEvent]:
-    """Lock up to `limit` due pending rows (or just `event_id`, if due), skipping rows others hold.
+def claim_due_events(
+    *, limit: int, event_id: uuid.UUID | str | None = None, aggregate: str | None = None
+) -> list[ClaimedEvent]:
+    """Lock up to `limit` due pending rows (or just `event_id`, or only `aggregate`'s), skipping rows others hold.
 
-    Must run inside the transaction that records the outcomes: the locks are the claim. The
-    envelope is sent as PostgreSQL renders the stored JSON (same document, no re-encoding).
+    A row whose aggregate has an older pending row is not due yet, so a batch holds at most one row
+    per aggregate. Must run inside the transaction that records the outcomes: the locks are the
+    claim. The envelope is sent as PostgreSQL renders the stored JSON (same document, no re-encoding).
     """
     params: dict[str, Any] = {"now": timezone.now(), "limit": limit}
     only = ""
     if event_id is not None:
-        only = "AND id = %(event_id)s"
+        only = "AND o.id = %(event_id)s"
         params["event_id"] = uuid.UUID(str(event_id))
+    elif aggregate is not None:
+        # Spelled like the index expression, so the aggregate's pending rows are found through it.
+        only = "AND (CASE WHEN o.status = 'pending' THEN o.aggregate END) = %(aggregate)s"
+        params["aggregate"] = aggregate
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL.format(only=only), params)
         rows = cursor.fetchall()
@@ -136,8 +166,9 @@ def claim_due_events(*, limit: int, event_id: uuid.UUID | str | None = None) -> 
             attempts=attempts,
             created_epoch=created,
             timestamp=timestamp,
+            aggregate=aggregate,
         )
-        for row_id, subject, envelope, attempts, created, timestamp in rows
+        for row_id, subject, envelope, attempts, created, timestamp, aggregate in rows
     ]
 
 
@@ -218,9 +249,28 @@ def publish_claimed(events: list[ClaimedEvent], *, timeout: float | None = None)
 
 
 def publish_event_now(event_id: uuid.UUID | str, *, timeout: float | None = None) -> RelayReport:
-    """Claim one row if it is pending, due and not held by a relay; publish it and record the outcome."""
+    """Publish one row if it is pending, due, not held by a relay and first in its aggregate; then its successors.
+
+    A row whose aggregate has an older pending row is left to whoever publishes that one: this
+    task once that row is published (it goes on with the aggregate's next rows, in order, up to
+    `EVENTS_RELAY_BATCH_SIZE`), or the relay.
+    """
     with transaction.atomic():
-        return publish_claimed(claim_due_events(limit=1, event_id=event_id), timeout=timeout)
+        claimed = claim_due_events(limit=1, event_id=event_id)
+        report = publish_claimed(claimed, timeout=timeout)
+    if not claimed or not claimed[0].aggregate:
+        return report
+    aggregate = claimed[0].aggregate
+    while report.published and report.batches < settings.EVENTS_RELAY_BATCH_SIZE:
+        with transaction.atomic():
+            following = claim_due_events(limit=1, aggregate=aggregate)
+            if not following:
+                break
+            step = publish_claimed(following, timeout=timeout)
+        report.add(step)
+        if not step.published:
+            break
+    return report
 
 
 def relay_pending_events(
@@ -254,13 +304,7 @@ def relay_pending_events(
             helper.join()
     report = RelayReport()
     for part in reports:
-        report.published += part.published
-        report.skipped += part.skipped
-        report.unavailable += part.unavailable
-        report.retried += part.retried
-        report.failed += part.failed
-        report.batches += part.batches
-        report.errors += [error for error in part.errors if error not in report.errors]
+        report.add(part)
     if report.claimed:
         logger.info("Relay: %s", report.as_dict())
     return report

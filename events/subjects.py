@@ -132,7 +132,7 @@ DOMAIN_GOAL_ACTIVATED = Subject(
     name="org.statehub.domain.goal.activated",
     when="A goal goes to `active`.",
     recorded_by="`hub.services.domain_goal_activate` (`POST /domain-goals/{key}/activate`)",
-    aggregate=("domain", "domain_slug"),
+    aggregate=("domain-goals", "domain_slug"),
     attributes=(
         Attribute("goal_id", UUID, "UUID of the goal"),
         Attribute("goal_key", STRING, "the goal key, e.g. custodian-automation"),
@@ -188,7 +188,9 @@ def render_subjects_doc() -> str:
         "  drops a re-publish inside its duplicate window; consumers dedupe by `id` too.",
         "- `type` equals the NATS subject. `timestamp` is the moment of the state change (UTC, `Z`, milliseconds).",
         "- Attributes for absent relations are `null`. Times inside attributes use the same format as `timestamp`.",
-        "- No ordering is guaranteed across events; consumers re-read state when order matters.",
+        "- Events of one aggregate (one repo, workstream, decision or task, or the goals of one domain; each",
+        "  subject below names its aggregate) reach the stream in the order their changes were committed,",
+        "  however many relays and workers publish. Across aggregates there is no order.",
         "- Attributes may be added within version 1.x; none is renamed or removed.",
         "",
         "## JSON Schemas",
@@ -218,6 +220,42 @@ def render_subjects_doc() -> str:
         "",
         "Values are percent-encoded as the binding requires. The body never changes for the headers.",
         "",
+        "## Replay: catching up after a lost consumer",
+        "",
+        "The hub keeps every published envelope for `EVENTS_RETENTION_DAYS` (default 30) with the stream",
+        "sequence JetStream gave it, so a consumer that lost its durable (deleted, expired, its stream",
+        "purged) catches up from the hub instead of guessing from state:",
+        "",
+        "1. Note where it stopped: the stream sequence of the last message it processed, or else a time",
+        "   a little before it.",
+        "2. Create the new durable first, delivering only new messages, so nothing published meanwhile",
+        "   falls between the replay and the live feed.",
+        "3. Read what it missed over HTTP: `GET /events/?after=<stream_seq>`, or `GET /events/?since=<time>`,",
+        "   either optionally with `&subject=<subject>`. These list published events only, in publish order,",
+        "   each with its `envelope` and `stream_seq`, with cursor pagination: follow `next` until it is",
+        "   `null`; new events arriving meanwhile do not disturb the cursor.",
+        "4. Or let the hub put them on the stream again: `manage.py replay_events --since <time>",
+        "   [--subject <subject>] [--dry-run]` re-publishes each stored envelope in publish order with its",
+        "   original id, bytes and headers. JetStream drops a repeat inside its duplicate window",
+        "   (`Nats-Msg-Id`; 2 minutes by default): those messages are still in the stream, so read them",
+        "   there, or start the durable at the replay's start time (`deliver_policy: by_start_time`).",
+        "5. Dedupe by envelope `id`: the replay overlaps what the consumer saw and what the new durable",
+        "   delivers. Each aggregate's events arrive in order within each source.",
+        "",
+        "## Evolving a subject",
+        "",
+        "Within a major version (1.x) a subject only grows:",
+        "",
+        "- **Adding** an attribute keeps the version: register it in `events/subjects.py` and run",
+        "  `manage.py event_subjects_doc`, which regenerates this page and the schemas and records the",
+        "  new attribute in `events/published_contract.json`. Consumers ignore attributes they do not know.",
+        "- **Removing, renaming, or changing the type or nullability** of an attribute, or dropping a",
+        "  subject, needs a new major version of the envelope (`ENVELOPE_VERSION`), under which the",
+        "  record starts afresh. `events/published_contract.json` lists every attribute each subject",
+        "  has carried in 1.x and only grows; a test (`tests/events/test_evolution.py`) and",
+        "  `event_subjects_doc` fail when the registry no longer carries a recorded attribute with the",
+        "  same JSON Schema.",
+        "",
         "| subject | when | recorded by |",
         "|---|---|---|",
     ]
@@ -225,6 +263,8 @@ def render_subjects_doc() -> str:
     for subject in REGISTRY.values():
         lines += ["", f"## `{subject.name}`", "", f"When: {subject.when}", "", f"Recorded by: {subject.recorded_by}."]
         lines += ["", f"Schema: [`schemas/{subject.name}.json`](schemas/{subject.name}.json)."]
+        kind, attribute = subject.aggregate
+        lines += ["", f"Ordered within its aggregate `{kind}:<{attribute}>`."]
         lines += ["", "| attribute | type | meaning |", "|---|---|---|"]
         lines += [f"| `{a.name}` | {a.type_label} | {a.meaning} |" for a in subject.attributes]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.conf import settings
 
-from events import relay, services
+from events import relay, retention
 from statehub.celery import app
 
 
@@ -26,4 +26,4 @@ def relay_pending_events() -> dict[str, Any]:
 @app.task(name="events.tasks.prune_old_events", ignore_result=True)
 def prune_old_events() -> int:
     """Periodic retention: delete published/skipped rows older than `EVENTS_RETENTION_DAYS`."""
-    return services.outbox_events_prune()
+    return retention.outbox_events_prune()

@@ -5,6 +5,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -13,6 +14,7 @@ import pytest
 
 from events.publisher import nats_servers, reset_publisher
 from events.subjects import REGISTRY
+from statehub import devservers
 from statehub.devservers import free_port
 from tests import childprocess
 from tests.events.contract import assert_valid_envelope
@@ -119,6 +121,35 @@ def jetstream(nats_server_url: str, settings: Any) -> Iterator[JetStreamProbe]:
     yield probe
     reset_publisher()
     probe.messages()
+
+
+class RestartableNats:
+    """A real nats-server with JetStream on a fixed loopback port, stopped and started again on demand."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.process: Any = None
+
+    def start(self) -> None:
+        _, self.process = devservers.start_nats(self.store, port=self.port)
+
+    def stop(self) -> None:
+        devservers.stop_process(self.process)
+
+
+@pytest.fixture
+def restartable_nats(tmp_path: Path, settings: Any) -> Iterator[RestartableNats]:
+    server = RestartableNats(tmp_path / "nats")
+    server.start()
+    settings.NATS_URL = server.url
+    reset_publisher()
+    try:
+        yield server
+    finally:
+        reset_publisher()
+        server.stop()
 
 
 @pytest.fixture

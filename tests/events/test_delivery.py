@@ -4,8 +4,6 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,7 @@ from events.relay import relay_pending_events
 from events.subjects import REPO_REGISTERED
 from hub import services
 from hub.models import Repo
-from statehub import devservers
-from statehub.devservers import free_port
-from tests.events.conftest import JetStreamProbe
+from tests.events.conftest import JetStreamProbe, RestartableNats
 from tests.events.contract import repo_registered_envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.nats]
@@ -291,35 +287,6 @@ def test_when_every_batch_comes_back_unavailable_the_drain_stops_after_one(
 
     assert (report.unavailable, report.batches) == (1, 1)
     assert sorted(OutboxEvent.objects.values_list("attempts", flat=True)) == [0, 0, 0]
-
-
-class RestartableNats:
-    """A real nats-server with JetStream on a fixed loopback port, stopped and started again on demand."""
-
-    def __init__(self, store: Path) -> None:
-        self.store = store
-        self.port = free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.process: Any = None
-
-    def start(self) -> None:
-        _, self.process = devservers.start_nats(self.store, port=self.port)
-
-    def stop(self) -> None:
-        devservers.stop_process(self.process)
-
-
-@pytest.fixture
-def restartable_nats(tmp_path: Path, settings: Any) -> Iterator[RestartableNats]:
-    server = RestartableNats(tmp_path / "nats")
-    server.start()
-    settings.NATS_URL = server.url
-    reset_publisher()
-    try:
-        yield server
-    finally:
-        reset_publisher()
-        server.stop()
 
 
 def test_an_outage_longer_than_the_whole_back_off_schedule_fails_nothing_and_loses_nothing(

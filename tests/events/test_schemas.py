@@ -38,22 +38,23 @@ def test_each_schema_is_a_valid_2020_12_schema_of_its_subject(subject: str) -> N
 def test_check_fails_when_a_schema_file_differs_or_has_no_subject(tmp_path: Path) -> None:
     doc = tmp_path / "subjects.md"
     schemas = tmp_path / "schemas"
-    call_command("event_subjects_doc", "--output", str(doc), "--schemas-dir", str(schemas))
-    call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas))
+    contract = ["--contract", str(tmp_path / "contract.json")]
+    call_command("event_subjects_doc", "--output", str(doc), "--schemas-dir", str(schemas), *contract)
+    call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas), *contract)
 
     target = schemas / f"{WORKSTREAM_COMPLETED.name}.json"
     target.write_text(target.read_text().replace('"null"', '"integer"'), encoding="utf-8")
     with pytest.raises(CommandError, match=f"out of date: {target}"):
-        call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas))
+        call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas), *contract)
 
-    call_command("event_subjects_doc", "--output", str(doc), "--schemas-dir", str(schemas))
+    call_command("event_subjects_doc", "--output", str(doc), "--schemas-dir", str(schemas), *contract)
     (schemas / "org.statehub.repo.renamed.json").write_text("{}", encoding="utf-8")
     with pytest.raises(CommandError, match="no such subject"):
-        call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas))
+        call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas), *contract)
 
-    call_command("event_subjects_doc", "--output", str(doc), "--schemas-dir", str(schemas))
+    call_command("event_subjects_doc", "--output", str(doc), "--schemas-dir", str(schemas), *contract)
     assert not (schemas / "org.statehub.repo.renamed.json").exists()
-    call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas))
+    call_command("event_subjects_doc", "--check", "--output", str(doc), "--schemas-dir", str(schemas), *contract)
 
 
 @pytest.mark.django_db

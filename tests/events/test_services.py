@@ -1,4 +1,4 @@
-"""Outbox services: requeue, publish now, prune."""
+"""Outbox services (requeue, publish now) and retention (prune)."""
 
 import datetime as dt
 from typing import Any
@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from events.models import OutboxEvent
-from events.services import OutboxStateError, outbox_event_publish_now, outbox_event_requeue, outbox_events_prune
+from events.retention import outbox_events_prune
+from events.services import OutboxStateError, outbox_event_publish_now, outbox_event_requeue
 from hub import services
 
 pytestmark = pytest.mark.django_db

@@ -30,13 +30,14 @@ def test_the_doc_names_every_subject_and_attribute() -> None:
 
 def test_check_fails_when_the_doc_is_out_of_date(tmp_path: Path) -> None:
     stale = tmp_path / "subjects.md"
+    contract = ["--contract", str(tmp_path / "contract.json")]
     stale.write_text(render_subjects_doc().replace("repo_slug", "repo_name"), encoding="utf-8")
 
     with pytest.raises(CommandError, match="out of date"):
-        call_command("event_subjects_doc", "--check", "--output", str(stale))
+        call_command("event_subjects_doc", "--check", "--output", str(stale), *contract)
 
-    call_command("event_subjects_doc", "--output", str(stale))
-    call_command("event_subjects_doc", "--check", "--output", str(stale))
+    call_command("event_subjects_doc", "--output", str(stale), *contract)
+    call_command("event_subjects_doc", "--check", "--output", str(stale), *contract)
 
 
 def test_registry_holds_exactly_the_five_contract_subjects() -> None:

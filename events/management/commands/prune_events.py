@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from events.services import outbox_events_prune
+from events.retention import outbox_events_prune
 
 
 class Command(BaseCommand):
