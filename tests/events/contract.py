@@ -34,9 +34,9 @@ def assert_valid_envelope(envelope: dict[str, Any]) -> None:
     assert not errors, f"envelope {envelope.get('id')} breaks its schema: {errors}"
 
 
-def repo_registered_envelope(slug: str = "state-hub", *, event_id: uuid.UUID | None = None) -> dict[str, Any]:
-    """A valid `repo.registered` envelope that no service recorded (for publisher and relay tests)."""
-    attributes = {
+def repo_registered_attributes(slug: str) -> dict[str, Any]:
+    """The attributes of a `repo.registered` event of repo `slug`."""
+    return {
         "repo_id": uuid.uuid4(),
         "repo_slug": slug,
         "domain_slug": None,
@@ -44,6 +44,11 @@ def repo_registered_envelope(slug: str = "state-hub", *, event_id: uuid.UUID | N
         "local_path": "",
         "name": slug,
     }
+
+
+def repo_registered_envelope(slug: str = "state-hub", *, event_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """A valid `repo.registered` envelope that no service recorded (for publisher and relay tests)."""
+    attributes = repo_registered_attributes(slug)
     return build_envelope(
         subject=REPO_REGISTERED.name,
         attributes=attributes,

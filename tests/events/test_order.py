@@ -3,7 +3,6 @@
 import datetime as dt
 import random
 import threading
-import uuid
 from collections import defaultdict
 from typing import Any
 
@@ -18,6 +17,7 @@ from events.publisher import reset_publisher
 from events.subjects import REPO_REGISTERED
 from events.tasks import publish_outbox_event
 from tests.events.conftest import JetStreamProbe, RestartableNats
+from tests.events.contract import repo_registered_attributes
 
 pytestmark = pytest.mark.nats
 
@@ -29,14 +29,7 @@ def commit_event(slug: str) -> str:
     with transaction.atomic():
         event = events.record(
             REPO_REGISTERED.name,
-            {
-                "repo_id": uuid.uuid4(),
-                "repo_slug": slug,
-                "domain_slug": None,
-                "remote_url": "",
-                "local_path": "",
-                "name": slug,
-            },
+            repo_registered_attributes(slug),
         )
     return str(event.id)
 

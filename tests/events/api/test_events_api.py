@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 import events
 from events.models import OutboxEvent
+from tests.events.contract import repo_registered_attributes
 
 pytestmark = pytest.mark.django_db
 
@@ -15,14 +16,7 @@ pytestmark = pytest.mark.django_db
 def record(slug: str, status: str = OutboxEvent.Status.PENDING) -> OutboxEvent:
     event = events.record(
         "org.statehub.repo.registered",
-        {
-            "repo_id": uuid.uuid4(),
-            "repo_slug": slug,
-            "domain_slug": None,
-            "remote_url": "",
-            "local_path": "",
-            "name": slug,
-        },
+        repo_registered_attributes(slug),
     )
     OutboxEvent.objects.filter(pk=event.pk).update(status=status, last_error="boom" if status == "failed" else "")
     event.refresh_from_db()

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 import events
 from events.models import OutboxEvent
+from tests.events.contract import repo_registered_attributes
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +21,7 @@ def published(slug: str, stream_seq: int, *, minutes: int = 0, status: str = "pu
     """An event of repo `slug` as the relay leaves it: published with its stream sequence."""
     event = events.record(
         "org.statehub.repo.registered",
-        {
-            "repo_id": uuid.uuid4(),
-            "repo_slug": slug,
-            "domain_slug": None,
-            "remote_url": "",
-            "local_path": "",
-            "name": slug,
-        },
+        repo_registered_attributes(slug),
     )
     OutboxEvent.objects.filter(pk=event.pk).update(
         status=status,
