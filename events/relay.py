@@ -156,8 +156,16 @@ def claim_due_events(
         only = "AND (CASE WHEN o.status = 'pending' THEN o.aggregate END) = %(aggregate)s"
         params["aggregate"] = aggregate
     with connection.cursor() as cursor:
+        if not only:
+            # A batch claim must walk the (status, next_attempt_at) index in order and stop at the
+            # limit. Right after a backlog formed, the table's statistics still describe the small
+            # table before it, and the planner then prefers collecting every due row and sorting
+            # them: half a second per batch of 500 on a 50,000-row backlog instead of 15 ms.
+            cursor.execute("SELECT set_config('enable_sort', 'off', true)")
         cursor.execute(_CLAIM_SQL.format(only=only), params)
         rows = cursor.fetchall()
+        if not only:
+            cursor.execute("SELECT set_config('enable_sort', 'on', true)")
     return [
         ClaimedEvent(
             id=row_id,
