@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from statehub.devservers import free_port
+from tests.network import silent_listener
 
 ROOT = Path(__file__).resolve().parent.parent
 # One of each kind of endpoint: lists, items, actions, writes, the outbox, metrics, the schema.
@@ -38,28 +38,8 @@ REQUESTS = [
 @pytest.fixture
 def hung_listener() -> Iterator[int]:
     """A port that accepts TCP connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    listener.close()
+    with silent_listener() as port:
+        yield port
 
 
 def serve(database_port: int) -> tuple[str, subprocess.Popen[bytes]]:

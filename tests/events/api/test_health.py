@@ -1,7 +1,6 @@
 """`/health`: no auth; database, NATS and outbox; 503 when the database is unreachable."""
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from events import publisher
 from events.api import HealthThrottle
 from events.health import nats_status, reset_health_cache
 from events.models import OutboxEvent
+from tests.network import silent_listener
 
 pytestmark = pytest.mark.django_db
 
@@ -35,28 +35,8 @@ def fresh_health(settings: Any) -> Iterator[None]:
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """A TCP port that accepts connections and never speaks: a NATS server that hangs."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"nats://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    listener.close()
+    with silent_listener() as port:
+        yield f"nats://127.0.0.1:{port}"
 
 
 def test_health_needs_no_authentication_and_reports_an_empty_outbox(anon_api: APIClient, settings: Any) -> None:
