@@ -150,3 +150,32 @@ def test_with_the_wait_turned_off_the_first_refusal_fails(restarting: Any, setti
     with pytest.raises(psycopg.OperationalError, match="starting up"):
         connect()
     assert proxy.refusals == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_write_whose_read_back_is_cut_answers_its_success() -> None:
+    """The restart terminates the session between the commit and the re-read of the new object."""
+    from django.contrib.auth import get_user_model
+    from django.db import OperationalError
+    from rest_framework.test import APIClient
+
+    from hub.models import Repo
+
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(get_user_model().objects.create_superuser("restart", password="pw-for-tests-only"))
+    cut: list[str] = []
+
+    def terminate_after_commit(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        database = connections["default"]
+        if not cut and not database.in_atomic_block and sql.startswith("SELECT") and '"hub_repo"' in sql:
+            cut.append(sql)
+            raise OperationalError("consuming input failed: server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connections["default"].execute_wrapper(terminate_after_commit):
+        response = client.post("/repos/", {"slug": "after-restart", "name": "After"}, format="json")
+
+    assert cut, "the read-back was not cut"
+    assert response.status_code == 201, response.content
+    assert response.json()["slug"] == "after-restart"
+    assert Repo.objects.filter(slug="after-restart").count() == 1
