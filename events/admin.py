@@ -11,8 +11,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from events.errors import OutboxStateError
 from events.models import OutboxEvent
-from events.services import OutboxStateError, outbox_event_publish_now, outbox_event_requeue
+from events.services import outbox_event_publish_now, outbox_event_requeue
 from events.subjects import REGISTRY
 from statehub.pagination import BoundedCountPaginator
 

@@ -27,8 +27,8 @@ from events.models import OutboxEvent
 from events.schemas import SCHEMAS_PATH, schema_filename, subject_schema
 from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
-from hub.api.links import SelfLinkField
-from statehub.errors import RETRY_AFTER_S
+from statehub.api.errors import RETRY_AFTER_S
+from statehub.api.links import SelfLinkField
 from statehub.pagination import BoundedCountPagination
 
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event id.")

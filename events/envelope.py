@@ -5,15 +5,8 @@ import json
 import uuid
 from typing import Any
 
+from events.errors import EnvelopeError
 from events.subjects import ENVELOPE_VERSION, PUBLISHER
-
-
-class EnvelopeError(ValueError):
-    """An event that does not fit the contract (unknown subject, wrong attributes, unserialisable value)."""
-
-
-class EnvelopeTooLarge(EnvelopeError):
-    """An envelope that would not fit the NATS server's max payload, so it could never be delivered."""
 
 
 def format_timestamp(moment: dt.datetime) -> str:

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from events.envelope import EnvelopeError, EnvelopeTooLarge, build_envelope, encode_envelope
+from events.envelope import build_envelope, encode_envelope
+from events.errors import EnvelopeError, EnvelopeTooLarge
 from events.models import OutboxEvent
 from events.subjects import REGISTRY, Subject
 

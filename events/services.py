@@ -3,12 +3,9 @@
 from django.db import transaction
 from django.utils import timezone
 
+from events.errors import OutboxStateError
 from events.models import OutboxEvent
 from events.outbox import enqueue_publish
-
-
-class OutboxStateError(Exception):
-    """An outbox action that does not fit the event's current status."""
 
 
 @transaction.atomic

@@ -15,10 +15,10 @@ from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from hub import services
-from hub.errors import HubError
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.services.decisions import RESOLUTION_FIELDS
 from hub.transitions import offered_statuses
+from statehub.errors import ServiceError
 from statehub.pagination import BoundedCountPaginator
 
 
@@ -60,7 +60,7 @@ class ServiceForm(forms.ModelForm):
                 raise _DryRunRollback
         except _DryRunRollback:
             pass
-        except HubError as exc:
+        except ServiceError as exc:
             for field, messages in exc.errors.items():
                 for message in messages:
                     self.add_error(field if field in self.fields else None, message)
@@ -129,7 +129,7 @@ class ServiceAdmin(admin.ModelAdmin):
         for obj in queryset.order_by("pk"):
             try:
                 type(self).service(obj, data, actor)
-            except HubError as exc:
+            except ServiceError as exc:
                 refused.append(f"{obj}: {exc.message}")
             else:
                 changed += 1

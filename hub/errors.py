@@ -1,22 +1,19 @@
-"""Domain errors raised by services; each entry point maps them to its own form once."""
+"""Domain errors raised by the hub's services; each entry point maps them to its own form once."""
+
+from statehub.errors import ErrorKind, ServiceError
 
 
-class HubError(Exception):
-    """Base class of every error a service raises for a rule the caller broke."""
+class HubError(ServiceError):
+    """Base class of every error a hub service raises for a rule the caller broke."""
 
     code = "hub_error"
-
-    def __init__(self, message: str, *, field: str | None = None, errors: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.errors = errors or ({field: [message]} if field else {})
 
 
 class InvalidTransition(HubError):
     """A status change the transition table does not allow."""
 
     code = "invalid_transition"
+    kind = ErrorKind.CONFLICT
 
 
 class ValidationFailed(HubError):
@@ -29,9 +26,11 @@ class NotFound(HubError):
     """A key or id that names no object."""
 
     code = "not_found"
+    kind = ErrorKind.NOT_FOUND
 
 
 class Conflict(HubError):
     """A write that collides with existing state (a duplicate key, a sweep already running)."""
 
     code = "conflict"
+    kind = ErrorKind.CONFLICT

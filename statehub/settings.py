@@ -40,7 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "statehub.errors.RequestLimitsMiddleware",
+    "statehub.api.errors.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,7 +56,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-# Larger request bodies are a JSON 413 before they are read (statehub.errors.RequestLimitsMiddleware).
+# Larger request bodies are a JSON 413 before they are read (statehub.api.errors.RequestLimitsMiddleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 ROOT_URLCONF = "statehub.urls"
@@ -175,11 +175,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["hub.api.permissions.ModelPermissionsWithRead"],
+    "DEFAULT_PERMISSION_CLASSES": ["statehub.api.permissions.ModelPermissionsWithRead"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         # DRF's browsable API plus an HTML form for PATCH.
-        "hub.api.renderers.HubBrowsableAPIRenderer",
+        "statehub.api.renderers.HubBrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -187,12 +187,12 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "hub.api.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "statehub.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "hub.api.schema.HubAutoSchema",
-    "EXCEPTION_HANDLER": "hub.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "statehub.api.schema.HubAutoSchema",
+    "EXCEPTION_HANDLER": "statehub.api.exceptions.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "hub.api.parsers.JSONParser",
+        "statehub.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -217,7 +217,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    "PREPROCESSING_HOOKS": ["hub.api.schema.drop_aliases"],
+    "PREPROCESSING_HOOKS": ["statehub.api.schema.drop_aliases"],
     "SCHEMA_PATH_PREFIX": "/",
 }
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from hub.api.parsers import MAX_JSON_DEPTH
+from statehub.api.parsers import MAX_JSON_DEPTH
 from tests.factories import DecisionFactory
 
 pytestmark = pytest.mark.django_db

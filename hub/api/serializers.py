@@ -10,9 +10,9 @@ from rest_framework import serializers
 from rest_framework.fields import iter_options
 from rest_framework.validators import UniqueValidator
 
-from hub.api.links import KeyLinkField, ListLinkField, SelfLinkField
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.transitions import LEGACY_STATUS_WORDS, TRANSITIONS, offered_statuses
+from statehub.api.links import KeyLinkField, ListLinkField, SelfLinkField
 
 
 class StrictCharField(serializers.CharField):
@@ -438,10 +438,3 @@ class NextStepSerializer(HubModelSerializer):
             "repo_url",
         ]
         read_only_fields = fields
-
-
-class ErrorSerializer(serializers.Serializer):
-    """An error that is not about one field: a 401, 403, 404, 409 or 429."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)

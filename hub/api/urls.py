@@ -1,29 +1,12 @@
-"""Routes of the API at the root paths of DESIGN §7; each also answers in the other trailing-slash form."""
+"""Routes of the hub's API (domains, repos, goals, workstreams, tasks, decisions, progress, next steps, sync)."""
 
-from collections.abc import Callable
 from typing import Any
 
-from django.urls import URLPattern, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import APIRootView
+from django.urls import URLPattern, path
 
-from events.api import EventSchemaIndexView, EventSchemaView, HealthView, OutboxEventViewSet
 from hub.api import views
-from hub.api.schema import alias_of
-
-COLLECTION: dict[str, Any] = {"get": "list", "post": "create"}
-ITEM: dict[str, Any] = {"get": "retrieve", "patch": "partial_update"}
-
-
-def action_methods(action: str) -> dict[str, Any]:
-    """An action route: POST does it; GET shows the object's state (in the browsable API, with the action's form)."""
-    return {"get": action, "post": action}
-
-
-def route(route_path: str, view: Callable[..., Any], name: str) -> list[URLPattern]:
-    """The path as documented, plus an undocumented alias with or without the trailing slash."""
-    alias = route_path[:-1] if route_path.endswith("/") else route_path + "/"
-    return [path(route_path, view, name=name), path(alias, alias_of(view), name=f"{name}-alias")]
+from hub.api.sync import ConsistencySweepView, RepoSyncView
+from statehub.api.routes import COLLECTION, ITEM, action_methods, route
 
 
 def keyed(prefix: str, viewset: Any, basename: str, lookup: str = "key") -> list[URLPattern]:
@@ -42,32 +25,7 @@ def keyed(prefix: str, viewset: Any, basename: str, lookup: str = "key") -> list
     ]
 
 
-class HubRootView(APIRootView):
-    """The organisation's engineering state: repos, workstreams and their tasks, decisions, domain goals, events."""
-
-    name = "State Hub"
-
-
-api_root = HubRootView.as_view(
-    api_root_dict={
-        "domains": "domain-list",
-        "repos": "repo-list",
-        "domain-goals": "domain-goal-list",
-        "workstreams": "workstream-list",
-        "tasks": "task-list",
-        "decisions": "decision-list",
-        "progress-events": "progress-event-list",
-        "next-steps": "next-steps",
-        "events": "event-list",
-        "event-schemas": "event-schema-index",
-        "health": "health",
-        "schema": "schema",
-        "docs": "docs",
-    }
-)
-
-urlpatterns = [
-    path("", api_root, name="api-root"),
+urlpatterns: list[URLPattern] = [
     *keyed("domains", views.DomainViewSet, "domain", lookup="slug"),
     *keyed("repos", views.RepoViewSet, "repo", lookup="slug"),
     *keyed("domain-goals", views.DomainGoalViewSet, "domain-goal"),
@@ -90,22 +48,8 @@ urlpatterns = [
         "progress-event-list",
     ),
     *route("next-steps/", views.NextStepsView.as_view(), "next-steps"),
-    *route("events/", OutboxEventViewSet.as_view({"get": "list"}, suffix="List", detail=False), "event-list"),
-    # Before `events/<id>/`, which would take `schemas` for an event id.
-    *route("events/schemas/", EventSchemaIndexView.as_view(), "event-schema-index"),
-    *route("events/schemas/<str:subject>.json", EventSchemaView.as_view(), "event-schema"),
-    *route(
-        "events/<str:id>/",
-        OutboxEventViewSet.as_view({"get": "retrieve"}, suffix="Instance", detail=True),
-        "event-detail",
-    ),
-    *route(
-        "events/<str:id>/requeue",
-        OutboxEventViewSet.as_view(action_methods("requeue"), name="Requeue event", detail=True),
-        "event-requeue",
-    ),
-    *route("health", HealthView.as_view(), "health"),
-    *route("schema/", SpectacularAPIView.as_view(), "schema"),
-    *route("docs/", SpectacularSwaggerView.as_view(url_name="schema"), "docs"),
-    path("", include("hub.api.sync_urls")),
+    # Reconciliation: the paths have no trailing slash in the protocol and get no alias.
+    path("repos/<str:slug>/sync", RepoSyncView.as_view(), name="repo-sync"),
+    path("consistency/sweep", ConsistencySweepView.as_view(), name="consistency-sweep"),
+    path("consistency/sweep/remote-all", ConsistencySweepView.as_view(), name="consistency-sweep-remote-all"),
 ]

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from hub import selectors, services
 from hub.api import filters
 from hub.api.history import HistoryPageSerializer, history_entries
-from hub.api.permissions import ModelChangePermission
 from hub.api.serializers import (
     DecisionResolveSerializer,
     DecisionSerializer,
@@ -28,6 +27,7 @@ from hub.api.serializers import (
 )
 from hub.errors import NotFound
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from statehub.api.permissions import ModelChangePermission
 
 
 def caller_name(request: Request) -> str:

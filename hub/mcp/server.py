@@ -16,10 +16,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from hub import history
-from hub.errors import HubError
 from hub.mcp.db import run_db
 from hub.mcp.identity import DrfTokenVerifier, current_actor
 from hub.mcp.tools import READ_TOOLS, WRITE_TOOLS
+from statehub.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable
         try:
             with history.door(history.Door.MCP, username=actor):
                 return await run_db(fn, **arguments)
-        except HubError as exc:
+        except ServiceError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc
         except (OperationalError, InterfaceError) as exc:
             logger.exception("Database unavailable during MCP tool %s", fn.__name__)

@@ -1,7 +1,7 @@
 """The MCP tools: thin, typed wrappers over the hub's selectors and services (DESIGN §9).
 
 Each function is synchronous ORM code; `hub.mcp.server` runs it off the event loop and turns
-`HubError` into an MCP tool error. The parameter annotations and docstrings become the tool
+`ServiceError` (of any app) into an MCP tool error. The parameter annotations and docstrings become the tool
 schemas agents read, so they say exactly what to pass.
 """
 

@@ -15,12 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from hub import history
-from hub.errors import HubError
 from hub.models import Repo, Task, Workstream
 from hub.reconcile.comparing import Comparison, WorkplanPlan
 from hub.reconcile.reporting import Finding, RepoReport
 from hub.services import repo_update, task_update, workstream_create, workstream_update
 from hub.services.workstreams import tasks_create_bulk, workplans_import
+from statehub.errors import ServiceError
 
 WORKPLANS_PER_TRANSACTION = 50
 
@@ -100,7 +100,7 @@ class Application:
                         ({"repo": self.repo, **(plan.created or {})}, [v for _, v in plan.task_plan]) for plan in plans
                     ]
                 )
-        except HubError:
+        except ServiceError:
             return False
         for plan, (workstream, tasks) in zip(plans, imported, strict=True):
             self._wrote("workstream", workstream)
@@ -130,7 +130,7 @@ class Application:
                 # The workstream last: its tasks are in place when a transition records its event.
                 if plan.workstream_changes:
                     self._wrote("workstream", workstream_update(workstream=workstream, data=plan.workstream_changes))
-        except HubError as exc:
+        except ServiceError as exc:
             spec = plan.spec
             self.report.conflicts.append(
                 Finding(
@@ -147,7 +147,7 @@ class Application:
     def _flag(self, finding: Finding, write: Callable[[], Any]) -> None:
         try:
             instance = write()  # a service: its own savepoint
-        except HubError as exc:
+        except ServiceError as exc:
             self.report.conflicts.append(
                 Finding(
                     kind="conflict",

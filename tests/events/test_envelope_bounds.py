@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 import events
-from events.envelope import EnvelopeTooLarge, encode_envelope
+from events.envelope import encode_envelope
+from events.errors import EnvelopeTooLarge
 from events.models import OutboxEvent
 from events.outbox import envelope_limit
 from events.relay import relay_pending_events

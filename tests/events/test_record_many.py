@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 import events
-from events.envelope import EnvelopeError
+from events.errors import EnvelopeError
 from events.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from events.errors import OutboxStateError
 from events.models import OutboxEvent
 from events.retention import outbox_events_prune
-from events.services import OutboxStateError, outbox_event_publish_now, outbox_event_requeue
+from events.services import outbox_event_publish_now, outbox_event_requeue
 from hub import services
 
 pytestmark = pytest.mark.django_db

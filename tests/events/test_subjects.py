@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 import events
-from events.envelope import EnvelopeError
+from events.errors import EnvelopeError
 from events.models import OutboxEvent
 from events.subjects import REGISTRY, REPO_REGISTERED, render_subjects_doc
 from tests.events.test_lifecycle_subjects import TRANSITIONS

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
-from hub.errors import HubError
+from statehub.errors import ServiceError
 
 
 class Command(BaseCommand):
@@ -67,7 +67,7 @@ class Command(BaseCommand):
 
         try:
             active_user(username)
-        except HubError as exc:
+        except ServiceError as exc:
             raise CommandError(f"Cannot act as {username!r}: {exc.message}") from exc
         except DatabaseError as exc:
             raise CommandError(f"Cannot reach the database: {exc}") from exc

@@ -1,19 +1,25 @@
 """OpenAPI generation: documented error responses on every operation, and no duplicate slash aliases."""
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
-
-from hub.api.serializers import ErrorSerializer
+from rest_framework import serializers
 
 FIELD_ERRORS = OpenApiResponse(
     OpenApiTypes.OBJECT,
     description='Invalid input: `{"field": ["message"]}`, or `{"detail": ...}` for a malformed body or query.',
 )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error that is not about one field: a 401, 403, 404, 409 or 429."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
 ERROR = ErrorSerializer
 
 
@@ -40,20 +46,6 @@ class HubAutoSchema(AutoSchema):
                     response = self._get_response_for_code(serializer, code, direction=direction)
                 responses[code] = response
         return responses
-
-
-def alias_of(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A copy of a view for the other trailing-slash form of its path, kept out of the schema."""
-
-    @functools.wraps(view)
-    def alias(*args: Any, **kwargs: Any) -> Any:
-        return view(*args, **kwargs)
-
-    alias.schema_alias = True  # type: ignore[attr-defined]
-    # Not an API view of its own: the browsable API's breadcrumbs would list the page twice
-    # ("Decision List / Decision List") for the path with and without its trailing slash.
-    del alias.cls  # type: ignore[attr-defined]
-    return alias
 
 
 def drop_aliases(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[Any, ...]]:

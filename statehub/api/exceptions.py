@@ -1,4 +1,4 @@
-"""One place that maps the hub's domain errors (and stray framework errors) to HTTP responses."""
+"""One place that maps every app's service errors (and stray framework errors) to HTTP responses."""
 
 import logging
 from typing import Any
@@ -15,12 +15,16 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from events.envelope import EnvelopeTooLarge
-from events.services import OutboxStateError
-from hub.errors import Conflict, HubError, InvalidTransition, NotFound, ValidationFailed
-from statehub.errors import RETRY_AFTER_S, database_unavailable_body
+from statehub.api.errors import RETRY_AFTER_S, database_unavailable_body
+from statehub.errors import ErrorKind, ServiceError
 
 logger = logging.getLogger(__name__)
+
+STATUS_OF_KIND = {
+    ErrorKind.INVALID: status.HTTP_400_BAD_REQUEST,
+    ErrorKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorKind.CONFLICT: status.HTTP_409_CONFLICT,
+}
 
 
 def _is_a_page(context: dict[str, Any]) -> bool:
@@ -29,14 +33,14 @@ def _is_a_page(context: dict[str, Any]) -> bool:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
-    """DRF's handler, plus: InvalidTransition/Conflict → 409, NotFound → 404, ValidationFailed → 400.
+    """DRF's handler, plus: a `ServiceError` of any app → 400/404/409 by its kind.
 
-    Also: an outbox action on an event in the wrong status → 409 `invalid_transition`; a Django
-    ValidationError that escaped a serializer → 400 field errors; a value the database refuses
-    (DataError: out of range, bad encoding) → 400 rather than 500; a change whose event would be
-    too large to deliver → 400 `too_large`; the database unreachable or hung (connect or statement
-    timeout) → 503 `database_unavailable` with `Retry-After`; an anonymous page request (browsable
-    API, /docs/) → the login page.
+    The body is `{"detail", "code"}`, or the field errors `{field: [message]}` of an invalid input
+    that names its fields. Also: a Django ValidationError that escaped a serializer → 400 field
+    errors; a value the database refuses (DataError: out of range, bad encoding) → 400 rather than
+    500; the database unreachable or hung (connect or statement timeout) → 503
+    `database_unavailable` with `Retry-After`; an anonymous page request (browsable API, /docs/)
+    → the login page.
     """
     if isinstance(exc, NotAuthenticated) and _is_a_page(context):
         # A person in a browser (browsable API, /docs/) gets the login page, not a bare 401.
@@ -49,19 +53,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
-    if isinstance(exc, InvalidTransition | Conflict):
-        return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, NotFound):
-        return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, ValidationFailed):
-        body: dict[str, Any] = dict(exc.errors) if exc.errors else {"detail": exc.message}
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, HubError):
-        return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, EnvelopeTooLarge):
-        return Response({"detail": str(exc), "code": "too_large"}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, OutboxStateError):
-        return Response({"detail": str(exc), "code": "invalid_transition"}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ServiceError):
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+        if exc.kind is ErrorKind.INVALID and exc.errors:
+            body = dict(exc.errors)
+        return Response(body, status=STATUS_OF_KIND[exc.kind])
     if isinstance(exc, DjangoValidationError):
         return Response(as_serializer_error(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DataError):
