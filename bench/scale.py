@@ -244,9 +244,9 @@ def outbox_insert(count: int, status: str, subjects: str) -> str:
     """Rows recorded one second apart (the newest now); envelopes shaped like the real ones (~400 bytes)."""
     published = status == "published"
     return f"""
-    INSERT INTO events_outboxevent (id, subject, envelope, status, attempts, next_attempt_at, published_at,
-        stream_seq, last_error, created_at)
-    SELECT e.id, e.subject,
+    INSERT INTO events_outboxevent (id, subject, aggregate, envelope, status, attempts, next_attempt_at,
+        published_at, stream_seq, last_error, created_at)
+    SELECT e.id, e.subject, 'repo:r' || e.n,
         jsonb_build_object('id', e.id, 'type', e.subject, 'version', '1.0',
             'timestamp', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
             'publisher', 'state-hub',

@@ -5,7 +5,6 @@ import uuid
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -15,7 +14,7 @@ from events.errors import OutboxStateError
 from events.models import OutboxEvent
 from events.services import outbox_event_publish_now, outbox_event_requeue
 from events.subjects import REGISTRY
-from statehub.pagination import BoundedCountPaginator
+from statehub.changelists import PagedChangelistMixin
 
 
 class SubjectFilter(admin.SimpleListFilter):
@@ -33,7 +32,7 @@ class SubjectFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(PagedChangelistMixin, admin.ModelAdmin):
     """Events can be read, requeued and published now, but never added, edited or deleted here."""
 
     list_display = (
@@ -52,21 +51,9 @@ class OutboxEventAdmin(admin.ModelAdmin):
     list_filter = ("status", SubjectFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("subject",)
     ordering = ("-created_at",)
-    paginator = BoundedCountPaginator
-    show_full_result_count = False
     fields = (*list_display, "last_error", "envelope_pretty")
     readonly_fields = fields
     actions = ("requeue", "publish_now")
-
-    def action_checkbox(self, obj: OutboxEvent) -> SafeString:
-        # The same markup as Django's, without rendering a form widget template for each of 100 rows
-        # (that alone cost more than the rest of the page).
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
-            helpers.ACTION_CHECKBOX_NAME,
-            obj.pk,
-            f"Select this object for an action - {obj}",
-        )
 
     @admin.display(description="envelope")
     def envelope_pretty(self, event: OutboxEvent) -> SafeString:

@@ -18,8 +18,8 @@ from hub import services
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.services.decisions import RESOLUTION_FIELDS
 from hub.transitions import offered_statuses
+from statehub.changelists import PagedChangelistMixin
 from statehub.errors import ServiceError
-from statehub.pagination import BoundedCountPaginator
 
 
 class _DryRunRollback(Exception):
@@ -69,7 +69,7 @@ class ServiceForm(forms.ModelForm):
         return cleaned
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
     """Admin whose saves call the hub's services instead of `Model.save()`."""
 
     service: Callable[[models.Model | None, dict[str, Any], str], models.Model]
@@ -77,10 +77,6 @@ class ServiceAdmin(admin.ModelAdmin):
     # for the link from a change page to the outbox; None for a model no event names.
     events_attribute: str | None = None
     events_key_field = "key"
-    # A changelist counts its rows once, and stops counting at 10,000 (an estimate beyond), so a
-    # page of 200,000 tasks costs what a page of 1,000 does.
-    paginator = BoundedCountPaginator
-    show_full_result_count = False
 
     # The transition table's name for this model's statuses; None for a model without any.
     transition_kind: str | None = None
