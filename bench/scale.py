@@ -196,7 +196,11 @@ def seed(url: str, size: Size) -> None:
         LEFT JOIN hub_domaingoal AS g ON g.domain_id = r.domain_id AND n % 3 = 0""",  # noqa: S608
         f"""INSERT INTO hub_task (id, created_at, updated_at, key, workstream_id, title, status, priority, "order",
             assignee, blocking_reason, last_activity_at, missing_from_workplan_at)
-        SELECT gen_random_uuid(), now(), now(), w.key || '-T' || lpad(t::text, 3, '0'), w.id,
+        SELECT gen_random_uuid(),
+            -- Each task its own moment, as the services write them (one timestamp per saved row).
+            now() - (w.n * {size.tasks_per_workstream} + t) * interval '1 second',
+            now() - (w.n * {size.tasks_per_workstream} + t) * interval '10 milliseconds',
+            w.key || '-T' || lpad(t::text, 3, '0'), w.id,
             'Task ' || t || ' of ' || w.key || ': do the next concrete thing',
             ({arrays["task"]})[1 + (w.n * 7 + t) % 5],
             ({arrays["prio"]})[1 + (w.n + t) % 4], t, CASE WHEN t % 3 = 0 THEN 'agent-' || (t % 5) ELSE '' END, '',

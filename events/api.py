@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from events.health import health_report
 from events.models import OutboxEvent
+from events.replay import stream_seq_before
 from events.schemas import SCHEMAS_PATH, schema_filename, subject_schema
 from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
@@ -73,11 +74,15 @@ class OutboxEventFilter(django_filters.FilterSet):
     subject = django_filters.ChoiceFilter(field_name="subject", choices=[(name, name) for name in REGISTRY])
     status = django_filters.ChoiceFilter(choices=OutboxEvent.Status.choices)
     after = StreamSeqFilter(field_name="stream_seq", lookup_expr="gt", min_value=0, max_value=2**63 - 1)
-    since = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
+    since = django_filters.IsoDateTimeFilter(method="published_since")
 
     class Meta:
         model = OutboxEvent
         fields = ["type", "subject", "status"]
+
+    def published_since(self, queryset: QuerySet[OutboxEvent], name: str, value: Any) -> QuerySet[OutboxEvent]:
+        """Published at or after `value`, starting the walk in stream order near there (`stream_seq_before`)."""
+        return queryset.filter(published_at__gte=value, stream_seq__gt=stream_seq_before(value))
 
 
 class ReplayPagination(pagination.CursorPagination):
@@ -117,7 +122,8 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     # An audit log of a million rows: `count` is exact up to 10,000 and PostgreSQL's estimate above.
     # A replay pages with a cursor instead (`paginator`).
     pagination_class = BoundedCountPagination
-    ordering_fields: ClassVar[list[str]] = ["created_at", "published_at", "attempts", "status"]
+    # Newest or oldest first; publish order is the replay's (`?after=`), and `?status=` filters.
+    ordering_fields: ClassVar[list[str]] = ["created_at"]
     lookup_url_kwarg = "id"
 
     @property

@@ -56,6 +56,11 @@ class OutboxEvent(models.Model):
             models.Index(
                 fields=["stream_seq"], condition=models.Q(status="published"), name="outbox_published_seq_idx"
             ),
+            # The replay from a time (`/events/?since=`): a recent `since` reads its few rows here
+            # instead of walking every older published row in stream order.
+            models.Index(
+                fields=["published_at"], condition=models.Q(status="published"), name="outbox_published_at_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

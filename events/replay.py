@@ -55,8 +55,37 @@ class ReplayReport:
     errors: list[str] = field(default_factory=list)
 
 
+# Longer than any row can wait between reaching the stream and being marked published (the relay
+# marks a batch right after its PubAcks, within the publish and statement timeouts).
+MARK_DELAY_BOUND = dt.timedelta(minutes=15)
+
+
+def stream_seq_before(since: dt.datetime) -> int:
+    """A stream sequence below every row published at or after `since` (-1 when there is none).
+
+    Rows go out in stream order, but `since` is about `published_at`, which the stream's index
+    cannot answer: walking the stream from its start to the first row at `since` would read every
+    older row. A row marked at or before `since - MARK_DELAY_BOUND` reached the stream before any
+    row marked at or after `since` did, so its sequence bounds them all; the last such row is one
+    read backwards on the `published_at` index, and a replay from a time reads only the rows of
+    that quarter hour before it.
+    """
+    seq = (
+        OutboxEvent.objects.filter(
+            status=OutboxEvent.Status.PUBLISHED,
+            published_at__lte=since - MARK_DELAY_BOUND,
+            stream_seq__isnull=False,
+        )
+        .order_by("-published_at")
+        .values_list("stream_seq", flat=True)
+        .first()
+    )
+    return -1 if seq is None else int(seq)
+
+
 def published_events(*, since: dt.datetime, subject: str = "", after: int = -1, limit: int = 500) -> list[StoredEvent]:
     """Up to `limit` rows published at or after `since` (of `subject`, if given), after stream sequence `after`."""
+    after = max(after, stream_seq_before(since))
     with connection.cursor() as cursor:
         only = "AND subject = %(subject)s" if subject else ""
         cursor.execute(

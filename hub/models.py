@@ -3,9 +3,11 @@
 import uuid
 from typing import Any
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from hub.history import Door, DoorHistoricalRecords, current_door, current_user
 from hub.keys import key_validator
@@ -262,6 +264,19 @@ class Task(HubModel):
             # Next steps walk active workstreams by priority and read each one's tasks of a status and
             # priority in (order, key) order from this index, stopping once a page is full.
             models.Index(fields=["workstream", "status", "priority", "order", "key"], name="task_next_steps_idx"),
+            # `/tasks/?ordering=`: each field it offers, ending with the key as the API's order does
+            # (statehub.api.filters.OrderingFilter), so a page of 200,000 tasks reads 50 index entries.
+            models.Index(fields=["title", "key"], name="task_title_key_idx"),
+            models.Index(fields=["priority", "key"], name="task_priority_key_idx"),
+            models.Index(fields=["order", "key"], name="task_order_key_idx"),
+            models.Index(fields=["status", "key"], name="task_status_key_idx"),
+            models.Index(fields=["last_activity_at", "key"], name="task_activity_key_idx"),
+            # `?search=` (key, title) and the admin's search (also assignee) are `UPPER(field) LIKE
+            # UPPER('%term%')`; trigram indexes on those expressions find a term of 3 characters or
+            # more without reading every task.
+            GinIndex(OpClass(Upper("key"), name="gin_trgm_ops"), name="task_key_trgm_idx"),
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="task_title_trgm_idx"),
+            GinIndex(OpClass(Upper("assignee"), name="gin_trgm_ops"), name="task_assignee_trgm_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -342,6 +357,8 @@ class ProgressEvent(HubModel):
 
     class Meta:
         ordering = ["-created_at"]
+        # `/progress-events/?ordering=event_type` (the log is append-only and only grows).
+        indexes = [models.Index(fields=["event_type", "id"], name="progress_type_id_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(event_type__in=["note", "milestone", "blocker", "insight"]),

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -185,7 +186,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         # `?search=` (each list names its fields: key and title, or slug and name) and `?ordering=`.
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "statehub.api.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "statehub.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

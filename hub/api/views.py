@@ -44,6 +44,8 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     lookup_url_kwarg = "key"
     model: ClassVar[type[Model]]
     ordering_fields: ClassVar[list[str]] = ["created_at", "updated_at"]
+    # Ends every `?ordering=`, so rows that tie keep one order from page to page.
+    ordering_tiebreak = "key"
 
     def get_object(self) -> Any:
         value = self.kwargs[self.lookup_url_kwarg]
@@ -121,6 +123,7 @@ class DomainViewSet(KeyedViewSet):
 
     model = Domain
     lookup_url_kwarg = "slug"
+    ordering_tiebreak = "slug"
     queryset = Domain.objects.all()
     serializer_class = DomainSerializer
     filterset_class = filters.DomainFilter
@@ -139,6 +142,7 @@ class RepoViewSet(KeyedViewSet):
 
     model = Repo
     lookup_url_kwarg = "slug"
+    ordering_tiebreak = "slug"
     queryset = Repo.objects.select_related("domain")
     serializer_class = RepoSerializer
     filterset_class = filters.RepoFilter

@@ -49,6 +49,18 @@ def test_the_list_filters_by_status_and_finds_an_event_by_id(admin_client: Clien
     assert str(event.id) not in by_other_status.content.decode()
 
 
+def test_a_search_matches_registered_subjects_by_part_of_their_name(admin_client: Client) -> None:
+    event = failed_event()
+
+    by_part = admin_client.get(CHANGELIST, {"q": "REPO.reg"})
+    by_other = admin_client.get(CHANGELIST, {"q": "decision"})
+    by_nothing = admin_client.get(CHANGELIST, {"q": "no-such-subject"})
+
+    assert str(event.id) in by_part.content.decode()
+    assert str(event.id) not in by_other.content.decode()
+    assert str(event.id) not in by_nothing.content.decode()
+
+
 def test_the_detail_shows_the_envelope_and_cannot_be_edited_or_deleted(admin_client: Client) -> None:
     event = failed_event()
 

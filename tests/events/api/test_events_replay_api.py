@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 import events
 from events.models import OutboxEvent
+from events.replay import published_events, stream_seq_before
 from tests.events.contract import repo_registered_attributes
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +95,22 @@ def test_since_and_subject_narrow_the_replay(reader_api: APIClient) -> None:
     assert ids(only_repos) == [str(late.id)]
     only_stale = reader_api.get("/events/", {"after": "1", "subject": "org.statehub.task.stale"}).json()
     assert ids(only_stale) == [str(stale.id)]
+
+
+def test_since_starts_near_its_time_and_still_finds_a_row_marked_after_a_later_one(reader_api: APIClient) -> None:
+    since = T0 + dt.timedelta(hours=1)
+    published("long-before", 1, minutes=0)
+    # Reached the stream before `before`, but was marked published a little after `since`.
+    marked_late = published("marked-late", 2, minutes=61)
+    published("before", 3, minutes=55)
+    after = published("after", 4, minutes=62)
+
+    # The walk in stream order starts after the last row marked a quarter hour before `since` ...
+    assert stream_seq_before(since) == 1  # long_before
+    # ... and finds every row marked at or after `since`, in stream order.
+    page = reader_api.get("/events/", {"since": since.isoformat().replace("+00:00", "Z")}).json()
+    assert ids(page) == [str(marked_late.id), str(after.id)]
+    assert [event.id for event in published_events(since=since)] == [str(marked_late.id), str(after.id)]
 
 
 @pytest.mark.parametrize(

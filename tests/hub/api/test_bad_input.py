@@ -142,10 +142,14 @@ def test_page_size_is_capped_at_500_and_bad_values_fall_back(api: APIClient) -> 
     assert api.get("/tasks/?page_size=lots").status_code == 200
 
 
-def test_unknown_ordering_fields_are_ignored(api: APIClient) -> None:
+def test_unknown_ordering_fields_are_a_400_naming_them(api: APIClient) -> None:
     TaskFactory.create()
 
-    assert api.get("/tasks/?ordering=password,-nope,key").status_code == 200
+    response = api.get("/tasks/?ordering=password,-nope,key")
+
+    assert response.status_code == 400
+    assert "password, -nope" in response.json()["ordering"][0]
+    assert api.get("/tasks/?ordering=key").status_code == 200
 
 
 def test_workstream_priority_filter_out_of_range_is_400(api: APIClient) -> None:

@@ -52,3 +52,30 @@ def test_every_list_documents_search_and_ordering_in_the_schema(api: APIClient) 
     for path in LISTS:
         parameters = {parameter["name"] for parameter in schema["paths"][path]["get"]["parameters"]}
         assert {"search", "ordering"} <= parameters, path
+
+
+def test_ordering_by_a_field_the_list_does_not_offer_is_a_400_naming_the_offered_ones(api: APIClient) -> None:
+    response = api.get("/tasks/?ordering=blocking_reason")
+
+    assert response.status_code == 400
+    message = response.json()["ordering"][0]
+    assert "blocking_reason" in message
+    assert "title" in message and "priority" in message
+
+
+def test_pages_of_an_order_with_ties_neither_repeat_nor_skip_a_row(api: APIClient) -> None:
+    workstream = WorkstreamFactory()
+    for number in range(30):
+        TaskFactory(workstream=workstream, key=f"T-{number:02d}", priority="high")
+
+    first = keys(api.get("/tasks/?ordering=priority&page_size=10"))
+    pages = [first, *(keys(api.get(f"/tasks/?ordering=priority&page_size=10&page={page}")) for page in (2, 3))]
+
+    assert [key for page in pages for key in page] == [f"T-{number:02d}" for number in range(30)]
+    # Descending ends with the key descending too, so one index read backwards serves it.
+    assert keys(api.get("/tasks/?ordering=-priority&page_size=3")) == ["T-29", "T-28", "T-27"]
+
+
+def test_the_outbox_orders_by_creation_time_only(api: APIClient) -> None:
+    assert api.get("/events/?ordering=-created_at").status_code == 200
+    assert api.get("/events/?ordering=attempts").status_code == 400
