@@ -23,6 +23,7 @@ they are dropped at the end unless `--keep`.
 """
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import os
@@ -84,6 +85,8 @@ SUBJECTS = [
     "org.statehub.task.stale",
 ]
 
+A_DAY_AGO = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 # The requests timed over HTTP: (label, path, needs the admin session instead of the token).
 HTTP_TARGETS: list[tuple[str, str, bool]] = [
     ("GET /health (floor)", "/health", False),
@@ -104,6 +107,16 @@ HTTP_TARGETS: list[tuple[str, str, bool]] = [
     ("GET /events/?type=…workstream.completed", "/events/?type=org.statehub.workstream.completed", False),
     ("GET /events/?status=pending", "/events/?status=pending", False),
     ("GET /events/?status=published", "/events/?status=published", False),
+    # Reads of later features: search, every kind of ordering, history, the replay from a time.
+    ("GET /tasks/?search=<no match>", "/tasks/?search=nothing-matches", False),
+    ("GET /tasks/?search=T006", "/tasks/?search=T006", False),
+    ("GET /tasks/?ordering=title", "/tasks/?ordering=title", False),
+    ("GET /tasks/?ordering=-priority", "/tasks/?ordering=-priority", False),
+    ("GET /tasks/?ordering=-updated_at", "/tasks/?ordering=-updated_at", False),
+    ("GET /progress-events/?ordering=event_type", "/progress-events/?ordering=event_type", False),
+    ("GET /workstreams/WS-WP-00003/history/", "/workstreams/WS-WP-00003/history/", False),
+    ("GET /events/?after=0", "/events/?after=0", False),
+    ("GET /events/?since=<a day ago>&subject=…", f"/events/?since={A_DAY_AGO}&subject=org.statehub.task.stale", False),
     ("admin workstreams", "/admin/hub/workstream/", True),
     ("admin tasks", "/admin/hub/task/", True),
     ("admin repos", "/admin/hub/repo/", True),
@@ -112,6 +125,8 @@ HTTP_TARGETS: list[tuple[str, str, bool]] = [
     ("admin domain goals", "/admin/hub/domaingoal/", True),
     ("admin progress events", "/admin/hub/progressevent/", True),
     ("admin outbox", "/admin/events/outboxevent/", True),
+    ("admin tasks ?q=<no match>", "/admin/hub/task/?q=nothing-matches", True),
+    ("admin outbox ?q=stale", "/admin/events/outboxevent/?q=stale", True),
 ]
 
 # The MCP list tools timed in-process, with the arguments of each call.

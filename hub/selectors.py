@@ -13,6 +13,7 @@ from django.utils import timezone
 from hub.errors import NotFound, ValidationFailed
 from hub.keyset import keyset_after
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from statehub.pagination import bounded_count
 
 M = TypeVar("M", bound=models.Model)
 
@@ -208,6 +209,7 @@ class NextStepList:
         self._arguments = {"repo": repo, "workstream": workstream, "domain": domain}
         self._boosted: list[uuid.UUID] | None = None
         self._count: int | None = None
+        self._short: bool | None = None
 
     def boosted_workstreams(self) -> list[uuid.UUID]:
         """Workstreams with a decision resolved in the last 7 days (a handful, whatever the hub's size)."""
@@ -240,11 +242,21 @@ class NextStepList:
             queryset = queryset.filter(boosted if boost else ~boosted)
         return queryset.select_related("workstream__repo__domain").order_by(*_WITHIN_BUCKET_ORDERING)
 
+    def queryset(self) -> QuerySet[Task]:
+        """Every next task, in no particular order (for counting)."""
+        return Task.objects.filter(self._filters)
+
     def count(self) -> int:
-        """How many tasks are next, in all buckets (one index-only count)."""
+        """How many tasks are next, in all buckets: exact up to 10,000, PostgreSQL's estimate above (as every list)."""
         if self._count is None:
-            self._count = Task.objects.filter(self._filters).count()
+            self._count = bounded_count(self.queryset())
         return self._count
+
+    def is_short(self) -> bool:
+        """Whether the list is short enough to read with one sorted query (counts at most 1,001 rows)."""
+        if self._short is None:
+            self._short = self.queryset()[: NEXT_STEPS_SORT_AT_MOST + 1].count() <= NEXT_STEPS_SORT_AT_MOST
+        return self._short
 
     def __len__(self) -> int:
         return self.count()
@@ -262,7 +274,7 @@ class NextStepList:
         if not isinstance(index, slice) or index.step not in (None, 1):
             raise TypeError("NextStepList supports contiguous slices only.")
         start, stop, _ = index.indices(self.count())
-        if self.count() <= NEXT_STEPS_SORT_AT_MOST:
+        if self.is_short():
             return list(next_steps_get(**self._arguments)[start:stop])
         found: list[Task] = []
         position = 0  # where the current bucket starts in the whole list
@@ -290,7 +302,7 @@ class NextStepList:
             isinstance(values[0], bool) and isinstance(values[1], int) and isinstance(values[2], int)
         ):
             raise ValidationFailed("cursor is not one this list gave out.", field="cursor")
-        if self.count() <= NEXT_STEPS_SORT_AT_MOST:
+        if self.is_short():
             ordered = next_steps_get(**self._arguments)
             if values is not None:
                 ordered = ordered.filter(keyset_after(NEXT_STEPS_ORDERING, values))

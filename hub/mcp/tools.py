@@ -6,10 +6,11 @@ schemas agents read, so they say exactly what to pass.
 """
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
+import pydantic_core
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from pydantic import Field
@@ -36,6 +37,7 @@ from hub.mcp.render import (
 from hub.models import Decision, ProgressEvent, Repo, Task, Workstream
 from hub.reconcile import reconcile_repo
 from hub.transitions import normalize_status
+from statehub.pagination import bounded_count
 
 RECENT_PROGRESS_MAX = 500
 LIST_LIMIT_MAX = 200
@@ -60,6 +62,14 @@ NextStepsLimit = Annotated[
 
 R = TypeVar("R")
 
+# An answer's `total` is exact up to this many matches and PostgreSQL's planner estimate above:
+# counting 80,000 open tasks exactly would cost more than the page an agent asked for.
+TOTAL_EXACT_LIMIT = 1_000
+
+
+def _total(queryset: QuerySet[Any]) -> int:
+    return bounded_count(queryset, exact_limit=TOTAL_EXACT_LIMIT)
+
 
 def _page(
     rows: list[Any], has_more: bool, *, ordering: Sequence[str], render: Callable[[Any], R]
@@ -69,9 +79,10 @@ def _page(
     size = 0
     for row in rows:
         item = render(row)
-        # Measured as the SDK's indented text copy of the answer, the larger of the two forms it sends.
-        text = json.dumps(item, default=str, indent=2)
-        size += len(text) + 4 * (text.count("\n") + 1) + 2
+        # Measured as the SDK's indented text copy of the answer (the larger of the two forms it sends),
+        # encoded the way the SDK encodes it.
+        text = pydantic_core.to_json(item, fallback=str, indent=2)
+        size += len(text) + 4 * (text.count(b"\n") + 1) + 2
         if items and size > ANSWER_MAX_BYTES - 1024:  # room for the envelope around the items
             has_more = True
             break
@@ -97,14 +108,16 @@ def get_next_steps(
     (`decision_resolved`, `ready` or `in_progress`).
 
     Paged: at most `limit` items per answer (default 20, up to 200) and never more than 64 KB;
-    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
-    `cursor`, gives the next page.
+    `total` counts every match (exactly up to 1,000, PostgreSQL's estimate above), `has_more` says
+    whether more follow, and `next_cursor`, passed back as `cursor`, gives the next page.
     """
     steps = selectors.NextStepList(repo=repo, workstream=workstream, domain=domain)
     ordering = selectors.NEXT_STEPS_ORDERING
     rows, has_more = steps.after(cursor_values(cursor, ordering) if cursor else None, limit=limit)
     items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=next_step_out)
-    return NextSteps(count=len(items), total=steps.count(), has_more=has_more, next_cursor=next_cursor, items=items)
+    return NextSteps(
+        count=len(items), total=_total(steps.queryset()), has_more=has_more, next_cursor=next_cursor, items=items
+    )
 
 
 def list_workstreams(
@@ -119,8 +132,8 @@ def list_workstreams(
     """Workstreams (workplans), by priority then key, each with its repo, domain and task counts.
 
     Paged: at most `limit` items per answer (default 50, up to 200) and never more than 64 KB;
-    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
-    `cursor`, gives the next page.
+    `total` counts every match (exactly up to 1,000, PostgreSQL's estimate above), `has_more` says
+    whether more follow, and `next_cursor`, passed back as `cursor`, gives the next page.
     """
     status = normalize_status("workstream", status) if status else None
     queryset = selectors.workstream_list(repo=repo, status=status)
@@ -130,7 +143,7 @@ def list_workstreams(
     workstreams, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=workstream_out)
     return WorkstreamList(
         count=len(workstreams),
-        total=queryset.count(),
+        total=_total(queryset),
         has_more=has_more,
         next_cursor=next_cursor,
         workstreams=workstreams,
@@ -161,8 +174,8 @@ def list_tasks(
     """The tasks of one workstream, in file order.
 
     Paged: at most `limit` items per answer (default 50, up to 200) and never more than 64 KB;
-    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
-    `cursor`, gives the next page.
+    `total` counts every match (exactly up to 1,000, PostgreSQL's estimate above), `has_more` says
+    whether more follow, and `next_cursor`, passed back as `cursor`, gives the next page.
     """
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id)
     tasks = Task.objects.filter(workstream=workstream).select_related("workstream")
@@ -174,7 +187,7 @@ def list_tasks(
     return TaskList(
         workstream=workstream.key,
         count=len(items),
-        total=tasks.count(),
+        total=_total(tasks),
         has_more=has_more,
         next_cursor=next_cursor,
         tasks=items,
@@ -185,8 +198,8 @@ def list_pending_decisions(limit: ListLimit = 50, cursor: Cursor = None) -> Deci
     """Decisions waiting for an answer (open or escalated), oldest first, with their options.
 
     Paged: at most `limit` items per answer (default 50, up to 200) and never more than 64 KB;
-    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
-    `cursor`, gives the next page.
+    `total` counts every match (exactly up to 1,000, PostgreSQL's estimate above), `has_more` says
+    whether more follow, and `next_cursor`, passed back as `cursor`, gives the next page.
     """
     queryset = selectors.decision_pending_list()
     ordering = selectors.DECISION_PENDING_ORDERING
@@ -194,7 +207,7 @@ def list_pending_decisions(limit: ListLimit = 50, cursor: Cursor = None) -> Deci
     decisions, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=decision_out)
     return DecisionList(
         count=len(decisions),
-        total=queryset.count(),
+        total=_total(queryset),
         has_more=has_more,
         next_cursor=next_cursor,
         decisions=decisions,
@@ -231,15 +244,15 @@ def get_recent_progress(
     """The newest entries of the progress log (notes, milestones, blockers, insights), newest first.
 
     Paged: at most `limit` items per answer (default 20, up to 500) and never more than 64 KB;
-    `total` counts every match, `has_more` says whether more follow, and `next_cursor`, passed back as
-    `cursor`, gives the next page.
+    `total` counts every match (exactly up to 1,000, PostgreSQL's estimate above), `has_more` says
+    whether more follow, and `next_cursor`, passed back as `cursor`, gives the next page.
     """
     queryset = selectors.progress_recent_list(since=_parse_since(since) if since else None)
     ordering = selectors.PROGRESS_RECENT_ORDERING
     rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
     items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=progress_event_out)
     return ProgressList(
-        count=len(items), total=queryset.count(), has_more=has_more, next_cursor=next_cursor, events=items
+        count=len(items), total=_total(queryset), has_more=has_more, next_cursor=next_cursor, events=items
     )
 
 

@@ -159,3 +159,19 @@ def test_a_cursor_of_another_list_is_refused(mcp_client: McpClient, agent: objec
     cursor = mcp_client.ok("list_pending_decisions", {"limit": 1})["next_cursor"]
 
     assert "cursor is not one this list gave out" in mcp_client.error("list_workstreams", {"cursor": cursor})
+
+
+def test_a_total_is_exact_up_to_1000_matches_and_an_estimate_of_at_least_1001_above(
+    mcp_client: McpClient, agent: object
+) -> None:
+    workstream = WorkstreamFactory(status="active")
+    Task.objects.bulk_create(
+        Task(key=f"BIG-T{number:04d}", workstream=workstream, title="t", status="todo") for number in range(1000)
+    )
+
+    assert mcp_client.ok("list_tasks", {"workstream_id": workstream.key})["total"] == 1000
+    Task.objects.create(key="BIG-T1000", workstream=workstream, title="t", status="todo")
+    answer = mcp_client.ok("get_next_steps", {})
+    assert answer["total"] >= 1001
+    assert answer["has_more"] is True
+    assert mcp_client.ok("list_tasks", {"workstream_id": workstream.key})["total"] >= 1001
