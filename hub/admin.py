@@ -230,8 +230,10 @@ class WorkstreamAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "repo_link", "status", "priority", "owner", "updated_at"]
     events_attribute = "workstream_key"
     transition_kind = "workstream"
-    list_filter = ["status", "repo__domain", "repo"]
-    search_fields = ["key", "title", "owner"]
+    # No filter by repo: its sidebar would list every repo on every page (200 links at 4,000
+    # workstreams); a repo's slug in the search box finds its workstreams instead.
+    list_filter = ["status", "repo__domain"]
+    search_fields = ["key", "title", "owner", "repo__slug"]
     list_select_related = ["repo"]
     readonly_fields = [
         "id",

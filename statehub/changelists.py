@@ -3,6 +3,10 @@
 from typing import Any, ClassVar
 
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote
+from django.contrib.admin.views.main import ChangeList
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -10,16 +14,34 @@ from django.utils.translation import gettext as _
 from statehub.pagination import BoundedCountPaginator
 
 
+class PagedChangeList(ChangeList):
+    """A changelist that resolves its rows' change URL once per page, not once per row."""
+
+    def url_for_result(self, result: Any) -> str:
+        template = getattr(self, "_change_url_template", None)
+        if template is None:
+            template = self._change_url_template = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=("__pk__",),
+                current_app=self.model_admin.admin_site.name,
+            )
+        return str(template).replace("__pk__", quote(str(getattr(result, self.pk_attname))))
+
+
 class PagedChangelistMixin:
     """A `ModelAdmin` mixin whose changelist costs what its page costs, whatever the table's size.
 
     The count is exact up to 10,000 rows and PostgreSQL's estimate above, counted once. Each row's
     action checkbox is Django's markup written directly: Django renders it through a form-widget
-    template on each of the page's 100 rows, a fifth of the whole page's time.
+    template on each of the page's 100 rows, a fifth of the whole page's time. Each row's link is
+    filled into one resolved URL instead of resolving the URL a hundred times.
     """
 
     paginator: ClassVar[type] = BoundedCountPaginator
     show_full_result_count = False
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return PagedChangeList
 
     def action_checkbox(self, obj: Any) -> SafeString:
         return format_html(

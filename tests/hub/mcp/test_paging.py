@@ -1,7 +1,7 @@
 """MCP list tools answer in bounded pages: `limit`, `cursor`, `total`, `has_more`, `next_cursor`."""
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -164,7 +164,7 @@ def test_a_cursor_of_another_list_is_refused(mcp_client: McpClient, agent: objec
 def test_a_total_is_exact_up_to_1000_matches_and_an_estimate_of_at_least_1001_above(
     mcp_client: McpClient, agent: object
 ) -> None:
-    workstream = WorkstreamFactory(status="active")
+    workstream = cast(Workstream, WorkstreamFactory(status="active"))
     Task.objects.bulk_create(
         Task(key=f"BIG-T{number:04d}", workstream=workstream, title="t", status="todo") for number in range(1000)
     )
