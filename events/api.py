@@ -30,6 +30,7 @@ from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
 from statehub.api.errors import RETRY_AFTER_S
 from statehub.api.links import SelfLinkField
+from statehub.db.restarts import retries_a_cut
 from statehub.pagination import BoundedCountPagination
 
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event id.")
@@ -210,6 +211,7 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         parameters=[ID_PARAMETER],
         description="Staff only: put a `failed` or `skipped` event back to `pending` (409 for any other status).",
     )
+    @retries_a_cut
     def requeue(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         event = self.get_object()
         if request.method == "POST":

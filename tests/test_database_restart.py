@@ -152,30 +152,75 @@ def test_with_the_wait_turned_off_the_first_refusal_fails(restarting: Any, setti
     assert proxy.refusals == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_committed_write_whose_read_back_is_cut_answers_its_success() -> None:
-    """The restart terminates the session between the commit and the re-read of the new object."""
-    from django.contrib.auth import get_user_model
-    from django.db import OperationalError
-    from rest_framework.test import APIClient
+def terminate_own_session_before(marker: str) -> tuple[Any, list[str]]:
+    """An execute wrapper that, before the first statement containing `marker`, has the server end this session.
 
-    from hub.models import Repo
+    As a restart does: `pg_terminate_backend` from another connection, so the statement meets a
+    really closed session ("terminating connection due to administrator command").
+    """
+    cut: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if not cut and marker in sql:
+            cut.append(sql)
+            database = context["connection"]
+            pid = database.connection.info.backend_pid
+            with psycopg.connect(**{**database.get_connection_params(), "autocommit": True}) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return execute(sql, params, many, context)
+
+    return wrapper, cut
+
+
+def superuser_client() -> Any:
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
 
     client = APIClient(raise_request_exception=False)
     client.force_authenticate(get_user_model().objects.create_superuser("restart", password="pw-for-tests-only"))
-    cut: list[str] = []
+    return client
 
-    def terminate_after_commit(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        database = connections["default"]
-        if not cut and not database.in_atomic_block and sql.startswith("SELECT") and '"hub_repo"' in sql:
-            cut.append(sql)
-            raise OperationalError("consuming input failed: server closed the connection unexpectedly")
-        return execute(sql, params, many, context)
 
-    with connections["default"].execute_wrapper(terminate_after_commit):
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("marker", ['INSERT INTO "hub_repo"', 'INSERT INTO "events_outboxevent"', 'FROM "hub_repo"'])
+def test_a_write_whose_session_a_restart_ends_before_the_commit_runs_again_and_answers_201(marker: str) -> None:
+    """Cut at the write, at its event, or at the read-back of the new object: nothing was committed yet."""
+    from events.models import OutboxEvent
+    from hub.models import Repo
+
+    client = superuser_client()
+    wrapper, cut = terminate_own_session_before(marker)
+
+    with connections["default"].execute_wrapper(wrapper):
         response = client.post("/repos/", {"slug": "after-restart", "name": "After"}, format="json")
 
-    assert cut, "the read-back was not cut"
+    assert cut, f"no statement with {marker} was cut"
     assert response.status_code == 201, response.content
     assert response.json()["slug"] == "after-restart"
     assert Repo.objects.filter(slug="after-restart").count() == 1
+    assert OutboxEvent.objects.filter(subject="org.statehub.repo.registered").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_timeout_is_not_run_again() -> None:
+    """A slow statement leaves the session alive: that is the database being slow, a 503, not a cut."""
+    from django.db import OperationalError
+
+    from hub.models import Repo
+
+    client = superuser_client()
+    calls: list[str] = []
+
+    def time_out(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if 'INSERT INTO "hub_repo"' in sql:
+            calls.append(sql)
+            raise OperationalError("canceling statement due to statement timeout")
+        return execute(sql, params, many, context)
+
+    with connections["default"].execute_wrapper(time_out):
+        response = client.post("/repos/", {"slug": "slow", "name": "Slow"}, format="json")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert len(calls) == 1
+    assert not Repo.objects.filter(slug="slow").exists()

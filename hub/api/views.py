@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
@@ -28,6 +27,7 @@ from hub.api.serializers import (
 from hub.errors import NotFound
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from statehub.api.permissions import ModelChangePermission
+from statehub.db.restarts import retries_a_cut
 
 
 def caller_name(request: Request) -> str:
@@ -55,12 +55,14 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         self.check_object_permissions(self.request, instance)
         return instance
 
+    @retries_a_cut
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         instance = self.create_with_service(dict(serializer.validated_data))
         return Response(self._present(instance), status=status.HTTP_201_CREATED)
 
+    @retries_a_cut
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()
         serializer = self.get_serializer(instance, data=request.data, partial=True)
@@ -92,16 +94,7 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def _present(self, instance: Model) -> Any:
         """Serialize a written object as the list shows it (relations and counts loaded afresh)."""
-        try:
-            return self._output(self.get_queryset().get(pk=instance.pk))
-        except (OperationalError, InterfaceError):
-            if connection.in_atomic_block:
-                raise
-            # The write is committed; only reading it back failed (e.g. the database restarting cut
-            # the connection). Read once more on a new connection rather than answer 503 for a write
-            # that happened.
-            connection.close()
-            return self._output(self.get_queryset().get(pk=instance.pk))
+        return self._output(self.get_queryset().get(pk=instance.pk))
 
     def _output(self, instance: Model) -> Any:
         """The object's representation (whatever serializer validated the request)."""
@@ -192,6 +185,7 @@ class DomainGoalViewSet(KeyedViewSet):
         responses={200: DomainGoalSerializer},
         description="Activate a proposed goal; the domain's active goal becomes `superseded`. 409 unless proposed.",
     )
+    @retries_a_cut
     def activate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         goal = self.get_object()
         if request.method == "GET":
@@ -300,6 +294,7 @@ class DecisionViewSet(KeyedViewSet):
         description="Resolve an open or escalated decision (409 otherwise). `chosen_option` must be one of "
         "`options`; `decided_by` defaults to the caller. Also appends a `milestone` progress event.",
     )
+    @retries_a_cut
     def resolve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.decision = decision = self.get_object()
         if request.method == "GET":
@@ -324,6 +319,7 @@ class ProgressEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     search_fields = ["summary"]
     ordering_fields = ["created_at", "event_type"]
 
+    @retries_a_cut
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

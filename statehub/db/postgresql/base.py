@@ -7,8 +7,9 @@ gone (refused). Without a wait every request in that window answers 503; with it
 slower. "Shutting down" and "starting up" are waited on for up to `DATABASE_RESTART_WAIT_S`; a
 refused connection for at most `AWAY_WAIT_S` of it, so a server that is really down still answers
 503 within a few seconds; a server that does not answer at all is left to the connect timeout.
-Queries cut off by the restart are not retried: their transaction is gone. `/health` reports
-the database as it is at that instant, inside `without_restart_wait()`.
+A write whose session the restart ends before its commit is run again by the view
+(`statehub.db.restarts`). `/health` reports the database as it is at that instant, inside
+`without_restart_wait()`.
 """
 
 import contextlib
