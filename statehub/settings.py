@@ -280,6 +280,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 1.0,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# Celery's Django fix-up closes every database connection before and after each task unless this
+# is set: a new PostgreSQL connection per published event, several milliseconds of each event's
+# latency. Connections are kept like the web's instead (CONN_MAX_AGE, health-checked before each
+# task: statehub/celery.py) and only recycled after this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Exactly one beat per database: a second one exits (statehub/beat.py).
 CELERY_BEAT_SCHEDULER = "statehub.beat:SingleBeatScheduler"
