@@ -248,3 +248,38 @@ def test_a_probe_that_reaches_nats_ends_the_fail_fast_window(
     assert publish_event("org.statehub.repo.registered", envelope()).outcome == "unavailable"
     assert publisher.probe() == ""
     assert publish_event("org.statehub.repo.registered", envelope()).ok
+
+
+@pytest.mark.parametrize(
+    ("subject", "event_id", "timestamp"),
+    [
+        ("org.statehub.repo.registered", "0b8f0a7e-6a7d-4a3c-9d6e-1f2a3b4c5d6e", "2026-12-03T14:00:00.000Z"),
+        ("org.other.thing", ' an id\r\nwith 100% "odd" bytes \u20ac ', ""),
+    ],
+)
+def test_the_pre_encoded_header_section_is_what_nats_py_writes_for_the_headers(
+    jetstream: Any, subject: str, event_id: str, timestamp: str
+) -> None:
+    message = OutgoingMessage(subject, b'{"x": 1}', event_id, timestamp)
+
+    async def written() -> list[bytes]:
+        connection = publisher._Connection(jetstream.url)
+        await connection.open(2)
+        assert connection.raw_publish
+        commands: list[bytes] = []
+
+        async def capture(command: bytes, priority: bool = False) -> None:
+            commands.append(bytes(command))
+
+        connection.nc._send_command = capture
+        try:
+            await connection.nc.publish(subject, message.payload, reply="_INBOX.x.1", headers=message.headers)
+            await connection._publish_one(message, "_INBOX.x.1")
+        finally:
+            del connection.nc._send_command
+            await connection.close()
+        return commands
+
+    nats_py, ours = asyncio.run(written())
+    assert ours == nats_py
+    assert ours.startswith(f"HPUB {subject} _INBOX.x.1 ".encode())
