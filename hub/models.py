@@ -201,7 +201,11 @@ class Workstream(HubModel):
 
     class Meta:
         ordering = ["priority", "key"]
-        indexes = [models.Index(fields=["status", "priority"])]
+        indexes = [
+            models.Index(fields=["status", "priority"]),
+            # The lists' own order (API, MCP, admin): a page is read from the index, not sorted from all.
+            models.Index(fields=["priority", "key"], name="workstream_priority_key_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["proposed", "ready", "active", "blocked", "backlog", "completed", "archived"]),

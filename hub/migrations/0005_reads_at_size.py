@@ -16,6 +16,10 @@ class Migration(migrations.Migration):
         # pg_trgm ships with PostgreSQL (contrib) and is a trusted extension: the database owner may create it.
         TrigramExtension(),
         migrations.AddIndex(
+            model_name='workstream',
+            index=models.Index(fields=['priority', 'key'], name='workstream_priority_key_idx'),
+        ),
+        migrations.AddIndex(
             model_name='progressevent',
             index=models.Index(fields=['event_type', 'id'], name='progress_type_id_idx'),
         ),
