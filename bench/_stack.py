@@ -32,8 +32,11 @@ STREAM = "ACTIVITY_EVENTS"
 class Stack:
     """PostgreSQL, Redis, NATS (one server or a cluster), gunicorn, a Celery worker and beat."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, short_delivery_settings: bool = True) -> None:
+        """`short_delivery_settings`: the fault suite's relay every 2 s and back-off of 0.5-2 s, so
+        outages play out in seconds; without them the hub runs with its production defaults."""
         self.workdir = workdir
+        self.short_delivery_settings = short_delivery_settings
         self.pg_dir = workdir / "postgres"
         self.database_url = devservers.start_postgres(self.pg_dir, database="statehub_faults")
         self.redis_port = devservers.free_port()
@@ -86,15 +89,18 @@ class Stack:
             CELERY_BROKER_URL=f"redis://127.0.0.1:{self.redis_port}/0",
             CELERY_BEAT_SCHEDULE_FILENAME=str(self.workdir / "beat" / "schedule"),
             PROMETHEUS_MULTIPROC_DIR=str(self.workdir / "metrics"),
-            EVENTS_RELAY_INTERVAL_S="2",
-            EVENTS_MAX_ATTEMPTS="3",
-            EVENTS_BACKOFF_BASE_S="0.5",
-            EVENTS_BACKOFF_CAP_S="2",
-            NATS_CONNECT_TIMEOUT_S="1",
-            NATS_DOWN_BACKOFF_S="0.5",
-            NATS_DOWN_BACKOFF_MAX_S="2",
             LOG_LEVEL="WARNING",
         )
+        if self.short_delivery_settings:
+            env.update(
+                EVENTS_RELAY_INTERVAL_S="2",
+                EVENTS_MAX_ATTEMPTS="3",
+                EVENTS_BACKOFF_BASE_S="0.5",
+                EVENTS_BACKOFF_CAP_S="2",
+                NATS_CONNECT_TIMEOUT_S="1",
+                NATS_DOWN_BACKOFF_S="0.5",
+                NATS_DOWN_BACKOFF_MAX_S="2",
+            )
         return env
 
     def manage(self, *args: str) -> str:
