@@ -19,8 +19,9 @@ class OrderingFilter(filters.OrderingFilter):
       `?ordering=priority` thousands of tasks tie, and page-number pages over an order the database
       may break differently on each query would repeat some rows and skip others.
 
-    Every field a list offers is backed by an index whose order ends the same way, so a page costs
-    what a page costs, not what the table costs.
+    On the tables that grow without bound (tasks, progress entries, the outbox) every offered field
+    has an index whose order ends the same way, so a page costs what a page costs, not what the
+    table costs; the other lists (a few thousand rows at most) sort in memory.
     """
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> Sequence[str] | None:
