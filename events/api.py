@@ -1,12 +1,16 @@
 """API views of the outbox (`/events/`, the audit log of lifecycle events) and `/health`."""
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -16,16 +20,23 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import exceptions, mixins, pagination, serializers, status, viewsets
-from rest_framework.permissions import SAFE_METHODS, IsAdminUser, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from events import asyncapi
 from events.health import health_report
 from events.models import OutboxEvent
-from events.replay import stream_seq_before
-from events.schemas import SCHEMAS_PATH, schema_filename, subject_schema
+from events.replay import in_incarnation, stream_seq_before
+from events.schemas import (
+    SCHEMAS_PATH,
+    published_schema,
+    render_schema,
+    schema_filename,
+    versioned_schema_filename,
+)
 from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
 from statehub.api.errors import RETRY_AFTER_S
@@ -54,6 +65,7 @@ class OutboxEventSerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "published_at",
             "stream_seq",
+            "stream_created",
             "last_error",
             "created_at",
             "envelope",
@@ -69,21 +81,33 @@ class StreamSeqFilter(django_filters.NumberFilter):
 
 
 class OutboxEventFilter(django_filters.FilterSet):
-    """`?type=`/`?subject=` (the subject), `?status=`; the replay's `?after=` (stream sequence) and `?since=`."""
+    """`?type=`/`?subject=`, `?status=`; the replay's `?after=` (stream sequence), `?since=`, `?stream_created=`."""
 
     type = django_filters.CharFilter(field_name="subject", max_length=200)
     subject = django_filters.ChoiceFilter(field_name="subject", choices=[(name, name) for name in REGISTRY])
     status = django_filters.ChoiceFilter(choices=OutboxEvent.Status.choices)
     after = StreamSeqFilter(field_name="stream_seq", lookup_expr="gt", min_value=0, max_value=2**63 - 1)
     since = django_filters.IsoDateTimeFilter(method="published_since")
+    # Applied first, by `filter_queryset`: the stream incarnation a replay reads.
+    stream_created = django_filters.IsoDateTimeFilter(method="any_incarnation")
 
     class Meta:
         model = OutboxEvent
         fields = ["type", "subject", "status"]
 
+    def filter_queryset(self, queryset: QuerySet[OutboxEvent]) -> QuerySet[OutboxEvent]:
+        """A replay reads one stream incarnation (a stream sequence means nothing outside its own)."""
+        data = self.form.cleaned_data
+        if any(self.data.get(name) not in (None, "") for name in REPLAY_PARAMETERS):
+            queryset = in_incarnation(queryset, stream_created=data.get("stream_created"), after=data.get("after"))
+        return super().filter_queryset(queryset)
+
+    def any_incarnation(self, queryset: QuerySet[OutboxEvent], name: str, value: Any) -> QuerySet[OutboxEvent]:
+        return queryset
+
     def published_since(self, queryset: QuerySet[OutboxEvent], name: str, value: Any) -> QuerySet[OutboxEvent]:
         """Published at or after `value`, starting the walk in stream order near there (`stream_seq_before`)."""
-        return queryset.filter(published_at__gte=value, stream_seq__gt=stream_seq_before(value))
+        return queryset.filter(published_at__gte=value, stream_seq__gt=stream_seq_before(value, rows=queryset))
 
 
 class ReplayPagination(pagination.CursorPagination):
@@ -162,9 +186,21 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                 OpenApiTypes.DATETIME,
                 description="Replay: published events published at or after this time, in publish order.",
             ),
+            OpenApiParameter(
+                "stream_created",
+                OpenApiTypes.DATETIME,
+                description=(
+                    "Replay: the stream incarnation (its creation time, as JetStream reports it) the replay "
+                    "reads; default the live stream's. `?after=` with a former incarnation is a 409 "
+                    "`stream_recreated`: replay it with `?since=` instead."
+                ),
+            ),
             OpenApiParameter("cursor", OpenApiTypes.STR, description="Replay: the cursor of a `next` link."),
         ],
-        responses={200: EventPageSerializer},
+        responses={
+            200: EventPageSerializer,
+            409: OpenApiResponse(description="`?after=` names a sequence of a former stream incarnation."),
+        },
         description=(
             "The audit log of the outbox, newest first. With `?after=<stream_seq>` or `?since=<time>` "
             "(optionally `&subject=`) it is the replay: published events only, in publish order, "
@@ -224,41 +260,138 @@ SchemaIndexSerializer = inline_serializer(
     "EventSchemaIndex",
     {
         "version": serializers.CharField(),
+        "asyncapi_url": serializers.URLField(),
         "schemas": inline_serializer(
-            "EventSchemaLink", {"subject": serializers.CharField(), "url": serializers.URLField()}, many=True
+            "EventSchemaLink",
+            {
+                "subject": serializers.CharField(),
+                "schema_version": serializers.CharField(),
+                "url": serializers.URLField(help_text="The versioned URL (`ce-dataschema`): its content is fixed."),
+                "latest_url": serializers.URLField(help_text="The subject's current schema, whatever its version."),
+            },
+            many=True,
         ),
     },
 )
 
 
-class EventSchemaIndexView(APIView):
-    """The subjects whose envelopes have a JSON Schema, each with the URL of its schema."""
+class ContractThrottle(AnonRateThrottle):
+    """Anonymous readers of the event contract (schemas, AsyncAPI), throttled per address at `API_THROTTLE_CONTRACT`."""
 
-    permission_classes = [IsAuthenticated]
+    scope = "contract"
 
-    @extend_schema(responses={200: SchemaIndexSerializer})
-    def get(self, request: Request) -> Response:
+
+class ContractView(APIView):
+    """A document of the public event contract: no authentication, an `ETag`, and long-lived caching.
+
+    The schemas and the AsyncAPI document describe the contract, not data, so a consumer fetches
+    them without a token. Each answer carries a strong `ETag` (a hash of its bytes) and answers 304
+    to a matching `If-None-Match`; a versioned schema URL is `immutable` (its content never changes),
+    every other document may be kept for `CONTRACT_CACHE_S`.
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = (ContractThrottle,)
+
+    def contract_response(self, request: Request, body: str, content_type: str, *, immutable: bool) -> HttpResponse:
+        data = body.encode()
+        etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+        if immutable:
+            cache_control = f"public, max-age={IMMUTABLE_CACHE_S}, immutable"
+        else:
+            cache_control = f"public, max-age={settings.CONTRACT_CACHE_S}"
+        wanted = {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
+        response = HttpResponse(status=304) if etag in wanted or "*" in wanted else HttpResponse(data, content_type)
+        response["ETag"] = etag
+        response["Cache-Control"] = cache_control
+        return response
+
+
+# A year, the longest lifetime caches honour: what a versioned URL names never changes.
+IMMUTABLE_CACHE_S = 365 * 24 * 3600
+SCHEMA_CONTENT_TYPE = "application/schema+json"
+SUBJECT_PARAMETER = OpenApiParameter("subject", OpenApiTypes.STR, OpenApiParameter.PATH, description="The subject.")
+SCHEMA_RESPONSE = {
+    (200, SCHEMA_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.OBJECT, description="A JSON Schema (2020-12) document.")
+}
+
+
+class EventSchemaIndexView(ContractView):
+    """The subjects whose envelopes have a JSON Schema, each with its versioned and its current URL."""
+
+    @extend_schema(auth=[], responses={200: SchemaIndexSerializer})
+    def get(self, request: Request) -> HttpResponse:
+        base = request.build_absolute_uri(SCHEMAS_PATH)
         schemas = [
-            {"subject": name, "url": request.build_absolute_uri(SCHEMAS_PATH + schema_filename(name))}
-            for name in REGISTRY
+            {
+                "subject": name,
+                "schema_version": subject.schema_version,
+                "url": base + versioned_schema_filename(name, subject.schema_version),
+                "latest_url": base + schema_filename(name),
+            }
+            for name, subject in REGISTRY.items()
         ]
-        return Response({"version": ENVELOPE_VERSION, "schemas": schemas})
+        asyncapi_url = request.build_absolute_uri(ASYNCAPI_PATH)
+        body = {"version": ENVELOPE_VERSION, "asyncapi_url": asyncapi_url, "schemas": schemas}
+        return self.contract_response(request, json.dumps(body, indent=2) + "\n", "application/json", immutable=False)
 
 
-class EventSchemaView(APIView):
-    """The JSON Schema (2020-12) of one subject's envelope, as in `docs/schemas/`."""
+class EventSchemaView(ContractView):
+    """The current JSON Schema (2020-12) of one subject's envelope, as in `docs/schemas/`."""
 
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        parameters=[OpenApiParameter("subject", OpenApiTypes.STR, OpenApiParameter.PATH, description="The subject.")],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A JSON Schema document.")},
-    )
-    def get(self, request: Request, subject: str) -> Response:
+    @extend_schema(auth=[], parameters=[SUBJECT_PARAMETER], responses=SCHEMA_RESPONSE)
+    def get(self, request: Request, subject: str) -> HttpResponse:
         registration = REGISTRY.get(subject)
         if registration is None:
             raise exceptions.NotFound(f"No event subject {subject!r}; GET {SCHEMAS_PATH} lists them.")
-        return Response(subject_schema(registration))
+        return self.contract_response(request, render_schema(registration), SCHEMA_CONTENT_TYPE, immutable=False)
+
+
+class EventSchemaVersionView(ContractView):
+    """One published version of a subject's JSON Schema: the URL `ce-dataschema` names; its content never changes."""
+
+    @extend_schema(
+        auth=[],
+        operation_id="events_schemas_version_retrieve",
+        parameters=[
+            SUBJECT_PARAMETER,
+            OpenApiParameter("version", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. `1.0`."),
+        ],
+        responses=SCHEMA_RESPONSE,
+    )
+    def get(self, request: Request, subject: str, version: str) -> HttpResponse:
+        text = published_schema(subject, version)
+        if text is None:
+            raise exceptions.NotFound(
+                f"No schema version {version!r} of event subject {subject!r}; GET {SCHEMAS_PATH} lists them."
+            )
+        return self.contract_response(request, text, SCHEMA_CONTENT_TYPE, immutable=True)
+
+
+ASYNCAPI_PATH = "/events/asyncapi.json"
+
+
+class AsyncAPIView(ContractView):
+    """The AsyncAPI 3.0 document of the event stream, generated from the subject registry (as `docs/asyncapi.yaml`)."""
+
+    @extend_schema(
+        auth=[],
+        responses={(200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="AsyncAPI 3.0.")},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return self.contract_response(request, asyncapi.render_asyncapi_json(), "application/json", immutable=False)
+
+
+class AsyncAPIYamlView(ContractView):
+    """The AsyncAPI 3.0 document as YAML: the text of `docs/asyncapi.yaml`."""
+
+    @extend_schema(
+        auth=[],
+        responses={(200, "application/yaml"): OpenApiResponse(OpenApiTypes.OBJECT, description="AsyncAPI 3.0.")},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return self.contract_response(request, asyncapi.render_asyncapi_yaml(), "application/yaml", immutable=False)
 
 
 HealthSerializer = inline_serializer(
@@ -267,6 +400,11 @@ HealthSerializer = inline_serializer(
         "status": serializers.ChoiceField(choices=["ok", "degraded", "down"]),
         "database": serializers.ChoiceField(choices=["ok", "unreachable"]),
         "nats": serializers.ChoiceField(choices=["ok", "unconfigured", "unreachable"]),
+        "stream": serializers.ChoiceField(
+            choices=["ok", "drifted", "missing", "unknown", "unconfigured"],
+            help_text="The stream against the settings (`manage.py ensure_stream --check`); `drifted` degrades.",
+        ),
+        "stream_drift": serializers.ListField(child=serializers.CharField(), help_text="Each setting that differs."),
         "outbox": inline_serializer(
             "HealthOutbox",
             {

@@ -23,3 +23,10 @@ class OutboxStateError(ServiceError):
 
     code = "invalid_transition"
     kind = ErrorKind.CONFLICT
+
+
+class StreamRecreated(ServiceError):
+    """A replay from a stream sequence of a former incarnation of the stream: its sequences mean nothing now."""
+
+    code = "stream_recreated"
+    kind = ErrorKind.CONFLICT

@@ -1,8 +1,10 @@
 """The headers of every event message: `Nats-Msg-Id` and CloudEvents 1.0 (NATS protocol binding, binary mode).
 
 The body stays the v1.0 envelope; the headers let a CloudEvents-aware consumer route and validate
-without parsing it. `ce-id` is the envelope id (= `Nats-Msg-Id`), `ce-type` the subject, `ce-time`
-the envelope timestamp, `ce-source` the `CLOUDEVENTS_SOURCE` setting, and `ce-dataschema` the
+without parsing it. `ce-id` is the envelope id (= `Nats-Msg-Id`), `ce-type` the subject,
+`ce-subject` the aggregate the event belongs to (e.g. `workstream:CUST-WP-0040`, the key the
+outbox orders by), so a consumer filters, partitions or shards by aggregate; `ce-time` the
+envelope timestamp, `ce-source` the `CLOUDEVENTS_SOURCE` setting, and `ce-dataschema` the
 absolute URL of the subject's JSON Schema: CloudEvents types `dataschema` as an absolute URI, and a
 consumer reading from NATS has no request to resolve a relative one against. The media type is
 sent both as the binding's `ce-datacontenttype` and as `content-type`, which HTTP-style readers
@@ -64,16 +66,18 @@ def _subject_block(subject: str, source: str, public_url: str) -> bytes:
     return b"".join(_header_line(key, value) for key, value in _subject_headers(subject, source, public_url))
 
 
-def message_headers(*, subject: str, event_id: str, timestamp: str) -> dict[str, str]:
-    """Every header of one event message; `ce-time` only when the envelope has a timestamp."""
+def message_headers(*, subject: str, event_id: str, timestamp: str, aggregate: str = "") -> dict[str, str]:
+    """Every header of one event message; `ce-time` and `ce-subject` only when the event has them."""
     headers = {"Nats-Msg-Id": event_id, "ce-id": encode_header_value(event_id)}
     headers.update(_subject_headers(subject, settings.CLOUDEVENTS_SOURCE, settings.STATEHUB_PUBLIC_URL))
     if timestamp:
         headers["ce-time"] = encode_header_value(timestamp)
+    if aggregate:
+        headers["ce-subject"] = encode_header_value(aggregate)
     return headers
 
 
-def header_block(*, subject: str, event_id: str, timestamp: str) -> bytes:
+def header_block(*, subject: str, event_id: str, timestamp: str, aggregate: str = "") -> bytes:
     """`message_headers(...)` as the header section of an HPUB, byte for byte what nats-py would send."""
     block = (
         _HEADER_START
@@ -83,4 +87,6 @@ def header_block(*, subject: str, event_id: str, timestamp: str) -> bytes:
     )
     if timestamp:
         block += _header_line("ce-time", encode_header_value(timestamp))
+    if aggregate:
+        block += _header_line("ce-subject", encode_header_value(aggregate))
     return block + b"\r\n"

@@ -1,4 +1,4 @@
-"""Health checks behind `/health`: the database, NATS reachability and the outbox backlog.
+"""Health checks behind `/health`: the database, NATS reachability, the stream's settings and the outbox backlog.
 
 The report is cached for `HEALTH_CACHE_S` per process, so however often monitors (or anyone) call
 `/health`, the database and NATS see at most one probe per process in that time. NATS is probed on
@@ -39,19 +39,16 @@ def database_status() -> str:
     return "ok"
 
 
-def nats_status() -> str:
-    """`unconfigured` without NATS_URL, `ok` if the publisher's connection answers a ping, else `unreachable`."""
-    return _nats_state(publisher.start_probe())
-
-
-def _nats_state(probe: publisher.PendingProbe) -> str:
+def _nats_state(outcome: publisher.ProbeOutcome) -> tuple[str, str, list[str]]:
+    """NATS (`unconfigured`, `ok`, `unreachable`), the stream against the settings, and how it drifted."""
     if not settings.NATS_URL:
-        return "unconfigured"
-    reason = probe.result()
-    if reason:
-        logger.info("Health check: %s", reason)
-        return "unreachable"
-    return "ok"
+        return "unconfigured", "unconfigured", []
+    if outcome.reason:
+        logger.info("Health check: %s", outcome.reason)
+        return "unreachable", "unknown", []
+    if outcome.drift:
+        logger.warning("Health check: stream %s differs from the settings: %s", settings.NATS_STREAM, outcome.drift)
+    return "ok", outcome.stream, [str(drift) for drift in outcome.drift]
 
 
 def outbox_status() -> dict[str, Any]:
@@ -100,11 +97,12 @@ def _fresh_report() -> tuple[bool, dict[str, Any]]:
         except DatabaseError:
             logger.warning("Health check: could not read the outbox.", exc_info=True)
             database = "unreachable"
-    nats_state = _nats_state(nats_probe)
+    nats_state, stream, drift = _nats_state(nats_probe.outcome())
     if database != "ok":
         overall = "down"
-    elif nats_state == "unreachable" or (outbox["failed"] or 0) > 0:
+    elif nats_state == "unreachable" or stream == "drifted" or (outbox["failed"] or 0) > 0:
         overall = "degraded"
     else:
         overall = "ok"
-    return database == "ok", {"status": overall, "database": database, "nats": nats_state, "outbox": outbox}
+    body = {"status": overall, "database": database, "nats": nats_state, "stream": stream, "stream_drift": drift}
+    return database == "ok", {**body, "outbox": outbox}

@@ -35,6 +35,11 @@ class OutboxEvent(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     stream_seq = models.BigIntegerField(null=True, blank=True)
+    stream_created = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Creation time of the stream incarnation `stream_seq` belongs to (a recreated stream restarts at 1).",
+    )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import datetime as dt
 import functools
 import itertools
 import json
@@ -40,7 +42,8 @@ from django.conf import settings
 
 from events.envelope import encode_envelope
 from events.headers import header_block, message_headers
-from events.subjects import STREAM_SUBJECTS
+from events.stream import Drift, StreamSettings, stream_drift, wanted_stream
+from events.subjects import aggregate_of
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ PERMANENT_ERROR_CODES = frozenset({MESSAGE_EXCEEDS_MAXIMUM})
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message to publish: subject, encoded envelope, its id (`Nats-Msg-Id`) and timestamp (`ce-time`).
+    """One message: subject, encoded envelope, id (`Nats-Msg-Id`), timestamp (`ce-time`), aggregate (`ce-subject`).
 
     The header section is encoded when the message is built, in the caller's thread, so the
     publisher loop, which every drain thread shares, only writes bytes.
@@ -62,16 +65,21 @@ class OutgoingMessage:
     payload: bytes
     msg_id: str
     timestamp: str = ""
+    aggregate: str = ""
     header_block: bytes = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        block = header_block(subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp)
+        block = header_block(
+            subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp, aggregate=self.aggregate
+        )
         object.__setattr__(self, "header_block", block)
 
     @functools.cached_property
     def headers(self) -> dict[str, str]:
         """The same headers as a dict (what `header_block` encodes)."""
-        return message_headers(subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp)
+        return message_headers(
+            subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp, aggregate=self.aggregate
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class PublishResult:
 
     ok: bool
     stream_seq: int | None = None
+    # The creation time of the stream incarnation the sequence belongs to (a recreated stream restarts at 1).
+    stream_created: dt.datetime | None = None
     duplicate: bool = False
     skipped: bool = False
     permanent: bool = False
@@ -127,12 +137,15 @@ def _permanent(error: str) -> PublishResult:
 @dataclass(frozen=True)
 class _Config:
     url: str
-    stream: str
-    replicas: int
+    wanted: StreamSettings
     publish_timeout: float
     connect_timeout: float
     down_backoff: float
     down_backoff_max: float
+
+    @property
+    def stream(self) -> str:
+        return self.wanted.name
 
 
 class _Unavailable(Exception):
@@ -142,13 +155,21 @@ class _Unavailable(Exception):
 class _Connection:
     """A NATS client plus one wildcard reply subscription that resolves many PubAcks in flight."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, stream: str) -> None:
         self.url = url
+        self.stream = stream
         self.nc: Any = None
         self.prefix = ""
         self.pending: dict[str, asyncio.Future[PublishResult]] = {}
         self._tokens = itertools.count()
         self.raw_publish = False
+        # The incarnation of the stream this connection's PubAcks are about (its creation time), and
+        # the highest sequence acknowledged in it: a lower one means the stream was recreated.
+        self.stream_created: dt.datetime | None = None
+        self.last_seq = 0
+        # Batches in flight on this connection, and whether the current one overlapped another.
+        self._batches = 0
+        self._overlapped = False
 
     async def open(self, connect_timeout: float) -> None:
         # No automatic reconnect: while the server is away a publish must fail fast, not queue up.
@@ -256,6 +277,14 @@ class _Connection:
 
     async def publish_all(self, messages: Sequence[OutgoingMessage], timeout: float) -> list[PublishResult]:
         """Write every message out, then await all PubAcks together (bounded by `timeout`)."""
+        self._batches += 1
+        self._overlapped = self._batches > 1
+        try:
+            return await self._publish_all(messages, timeout)
+        finally:
+            self._batches -= 1
+
+    async def _publish_all(self, messages: Sequence[OutgoingMessage], timeout: float) -> list[PublishResult]:
         loop = asyncio.get_running_loop()
         results: list[PublishResult | None] = [None] * len(messages)
         waiting: list[tuple[int, str, asyncio.Future[PublishResult]]] = []
@@ -278,9 +307,12 @@ class _Connection:
             waiting.append((index, token, future))
         if waiting:
             await asyncio.wait([future for _, _, future in waiting], timeout=timeout)
+        acknowledged: list[tuple[int, PublishResult]] = []
         for index, token, future in waiting:
             if future.done():
                 results[index] = future.result()
+                if future.result().ok:
+                    acknowledged.append((index, future.result()))
             else:
                 self.pending.pop(token, None)
                 future.cancel()
@@ -290,7 +322,48 @@ class _Connection:
                     unavailable=True,
                     error=f"No PubAck within {timeout:g} s (outcome unknown; retried with the same id).",
                 )
+        if acknowledged:
+            await self._label_incarnation(acknowledged, results, timeout, alone=not self._overlapped)
         return [result if result is not None else _transient("Not published.") for result in results]
+
+    async def _label_incarnation(
+        self,
+        acknowledged: list[tuple[int, PublishResult]],
+        results: list[PublishResult | None],
+        timeout: float,
+        *,
+        alone: bool,
+    ) -> None:
+        """Name on each acknowledged result the stream incarnation (creation time) its sequence belongs to.
+
+        The connection learns the incarnation when it opens, when it creates the stream (the usual
+        way a deleted stream comes back: the next publish finds it missing) and on every relay sweep's
+        probe. Between those, sequences tell: they only grow within one stream, so a new (not
+        duplicate) sequence at or below the last one this connection saw means the stream was created
+        again, and its creation time is read anew before the batch is labelled. That comparison holds
+        only for a batch no other batch overlapped on the connection (acknowledgements of concurrent
+        batches interleave); an overlapped batch relies on the sweep's probe.
+        """
+        sequences = [result.stream_seq or 0 for _, result in acknowledged if not result.duplicate]
+        went_back = alone and bool(sequences) and min(sequences) <= self.last_seq
+        if self.stream_created is None or went_back:
+            await self.refresh_stream_created(timeout)
+        if sequences:
+            self.last_seq = max(sequences) if went_back else max(self.last_seq, *sequences)
+        for index, result in acknowledged:
+            results[index] = dataclasses.replace(result, stream_created=self.stream_created)
+
+    async def refresh_stream_created(self, timeout: float) -> None:
+        """Read the stream's creation time (its incarnation); None when the server does not say."""
+        try:
+            info = await self.nc.jetstream(timeout=timeout).stream_info(self.stream)
+        except Exception as exc:
+            logger.warning("Could not read the creation time of stream %s: %r", self.stream, exc)
+            self.stream_created = None
+            return
+        if info.created != self.stream_created:
+            self.last_seq = 0
+        self.stream_created = info.created
 
     async def stream_missing(self, stream: str, timeout: float) -> bool:
         """True only when the server says the stream does not exist (any other answer: False)."""
@@ -312,17 +385,33 @@ class _Connection:
             return None
         return any(subject_matches(subject_filter, subject) for subject_filter in info.config.subjects or [])
 
-    async def ensure_stream(self, stream: str, timeout: float, replicas: int = 1) -> None:
-        """Create the stream with subjects `org.>`; a stream that already exists counts as success."""
+    async def ensure_stream(self, wanted: StreamSettings, timeout: float) -> None:
+        """Create the stream as the settings describe it; one that already exists counts as success (left as it is).
+
+        Either way the connection learns the stream's creation time, the incarnation its PubAcks name.
+        """
         js = self.nc.jetstream(timeout=timeout)
         try:
-            await js.add_stream(name=stream, subjects=list(STREAM_SUBJECTS), num_replicas=replicas)
+            info = await js.add_stream(config=wanted.config())
         except nats.js.errors.BadRequestError as exc:
             if exc.err_code != STREAM_NAME_IN_USE:
                 raise
-            logger.info("Stream %s already exists (created concurrently).", stream)
+            logger.info("Stream %s already exists (created concurrently or elsewhere).", wanted.name)
+            await self.refresh_stream_created(timeout)
             return
-        logger.info("Ensured JetStream stream %s (subjects %s).", stream, ", ".join(STREAM_SUBJECTS))
+        logger.info("Ensured JetStream stream %s (subjects %s).", wanted.name, ", ".join(wanted.subjects))
+        self.stream_created, self.last_seq = info.created, 0
+
+    async def stream_state(self, wanted: StreamSettings, timeout: float) -> tuple[str, list[Drift]]:
+        """`ok`, `drifted` (with how) or `missing`: the live stream against the settings."""
+        try:
+            info = await self.nc.jetstream(timeout=timeout).stream_info(wanted.name)
+        except nats.js.errors.NotFoundError:
+            return "missing", []
+        if info.created != self.stream_created:
+            self.stream_created, self.last_seq = info.created, 0
+        drift = stream_drift(wanted, info.config)
+        return ("drifted" if drift else "ok"), drift
 
 
 def nats_servers(url: str) -> list[str]:
@@ -371,19 +460,29 @@ class _Publisher:
     def submit_probe(self, config: _Config) -> concurrent.futures.Future[Any]:
         return asyncio.run_coroutine_threadsafe(self._probe(config), self.loop())
 
-    async def _probe(self, config: _Config) -> str:
-        """Connect (even inside the back-off window) and ping; "" when NATS answers, else why not."""
+    async def _probe(self, config: _Config) -> ProbeOutcome:
+        """Connect (even inside the back-off window), ping, and read the stream against the settings.
+
+        The reason is "" when NATS answers, else why not. Reading the stream also refreshes the
+        incarnation the connection's PubAcks name, so a stream recreated while this process was idle
+        is noticed by the next relay sweep.
+        """
         try:
             connection = await self._connect(config, probe=True)
             await connection.nc.flush(timeout=config.connect_timeout)
         except _Unavailable as exc:
-            return str(exc)
+            return ProbeOutcome(str(exc))
         except Exception as exc:
             self._mark_down(config, f"NATS at {config.url} did not answer a ping ({exc!r}); retried later.")
-            return self._down_reason
+            return ProbeOutcome(self._down_reason)
+        try:
+            stream, drift = await connection.stream_state(config.wanted, config.connect_timeout)
+        except Exception as exc:
+            logger.info("Could not read stream %s: %r", config.stream, exc)
+            stream, drift = "unknown", []
         # It answers: end the back-off, so publishes from this process go out again at once.
         self._down_until, self._down_failures = 0.0, 0
-        return ""
+        return ProbeOutcome("", stream, tuple(drift), connection.stream_created)
 
     async def _publish(self, messages: Sequence[OutgoingMessage], config: _Config) -> list[PublishResult]:
         try:
@@ -404,7 +503,7 @@ class _Publisher:
         if not missing:
             return results
         try:
-            await connection.ensure_stream(config.stream, config.publish_timeout, config.replicas)
+            await connection.ensure_stream(config.wanted, config.publish_timeout)
         except Exception as exc:
             for index in missing:
                 results[index] = _transient(f"No stream covers the subject and creating {config.stream} failed: {exc}")
@@ -433,12 +532,16 @@ class _Publisher:
             if not probe and config.url == self._down_url and time.monotonic() < self._down_until:
                 raise _Unavailable(self._down_reason)
             connection = self._connection
-            if connection is not None and connection.url == config.url and connection.usable:
+            if (
+                connection is not None
+                and (connection.url, connection.stream) == (config.url, config.stream)
+                and connection.usable
+            ):
                 return connection
             if connection is not None:
                 self._connection = None
                 await connection.close()
-            connection = _Connection(config.url)
+            connection = _Connection(config.url, config.stream)
             try:
                 await connection.open(config.connect_timeout)
             except Exception as exc:
@@ -448,7 +551,7 @@ class _Publisher:
             self._down_until, self._down_failures = 0.0, 0
             self._connection = connection
             try:
-                await connection.ensure_stream(config.stream, config.publish_timeout, config.replicas)
+                await connection.ensure_stream(config.wanted, config.publish_timeout)
             except Exception as exc:
                 # Publishing reports the real problem; the stream is ensured again when it is missing.
                 logger.warning("Could not ensure stream %s on connect: %s", config.stream, exc)
@@ -504,8 +607,7 @@ def reset_publisher() -> None:
 def _config(timeout: float | None) -> _Config:
     return _Config(
         url=settings.NATS_URL,
-        stream=settings.NATS_STREAM,
-        replicas=settings.NATS_STREAM_REPLICAS,
+        wanted=wanted_stream(),
         publish_timeout=timeout if timeout is not None else settings.NATS_PUBLISH_TIMEOUT_S,
         connect_timeout=settings.NATS_CONNECT_TIMEOUT_S,
         down_backoff=settings.NATS_DOWN_BACKOFF_S,
@@ -552,6 +654,16 @@ def submit_messages(messages: Sequence[OutgoingMessage], *, timeout: float | Non
     return PendingPublish(future, len(messages), wait_limit)
 
 
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """What a probe found: why NATS did not answer ("" when it did), and the stream against the settings."""
+
+    reason: str
+    stream: str = "unknown"  # ok, drifted, missing or unknown
+    drift: tuple[Drift, ...] = ()
+    stream_created: dt.datetime | None = None  # the live stream's incarnation, when it was read
+
+
 class PendingProbe:
     """A probe running on the publisher loop; `result()` waits for it and never raises."""
 
@@ -560,15 +672,20 @@ class PendingProbe:
         self._url = url
         self._wait_limit = wait_limit
 
-    def result(self) -> str:
+    def outcome(self) -> ProbeOutcome:
+        """The probe's outcome (NATS_URL unset: an empty reason and an `unknown` stream)."""
         if self._future is None:
-            return ""
+            return ProbeOutcome("")
         try:
-            reason: str = self._future.result(timeout=self._wait_limit)
+            outcome: ProbeOutcome = self._future.result(timeout=self._wait_limit)
         except Exception as exc:
             self._future.cancel()
-            return f"Could not probe NATS at {self._url}: {exc!r}"
-        return reason
+            return ProbeOutcome(f"Could not probe NATS at {self._url}: {exc!r}")
+        return outcome
+
+    def result(self) -> str:
+        """Why NATS did not answer, or "" when it did."""
+        return self.outcome().reason
 
 
 def start_probe() -> PendingProbe:
@@ -600,13 +717,16 @@ def publish_messages(messages: Sequence[OutgoingMessage], *, timeout: float | No
     return submit_messages(messages, timeout=timeout).results()
 
 
-def message_for(envelope: dict[str, Any]) -> OutgoingMessage:
-    """The wire message for an envelope: its type is the subject, its id the `Nats-Msg-Id`."""
+def message_for(envelope: dict[str, Any], *, subject: str | None = None) -> OutgoingMessage:
+    """The wire message of an envelope: its type is the subject, its id `Nats-Msg-Id`, its aggregate `ce-subject`."""
+    subject = subject or envelope["type"]
+    attributes = envelope.get("attributes")
     return OutgoingMessage(
-        subject=envelope["type"],
+        subject=subject,
         payload=encode_envelope(envelope),
         msg_id=str(envelope["id"]),
         timestamp=str(envelope.get("timestamp") or ""),
+        aggregate=aggregate_of(subject, attributes) if isinstance(attributes, dict) else "",
     )
 
 
@@ -619,13 +739,7 @@ def publish_event(subject: str, envelope: dict[str, Any], *, timeout: float | No
         logger.info("NATS_URL is not set; event %s (%s) not published.", envelope.get("id"), subject)
         return SKIPPED
     try:
-        message = OutgoingMessage(
-            subject=subject,
-            payload=encode_envelope(envelope),
-            msg_id=str(envelope["id"]),
-            timestamp=str(envelope.get("timestamp") or ""),
-        )
-        [result] = publish_messages([message], timeout=timeout)
+        [result] = publish_messages([message_for(envelope, subject=subject)], timeout=timeout)
     except Exception as exc:
         logger.exception("Publishing event %s failed", envelope.get("id"))
         return _transient(f"Publish failed: {exc!r}")

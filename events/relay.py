@@ -21,6 +21,7 @@ draining a large backlog.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import random
 import threading
@@ -36,6 +37,7 @@ from django.utils import timezone
 from events import metrics, publisher
 from events.models import OutboxEvent
 from events.publisher import OutgoingMessage, PublishResult, submit_messages
+from events.subjects import aggregate_of
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,8 @@ WHERE o.id = v.id AND o.status = 'pending'
 # cheaper to send than typed arrays, which matters when draining a large backlog.
 _MARK_PUBLISHED_SQL = f"""
 UPDATE {TABLE} AS o SET
-    status = 'published', next_attempt_at = NULL, published_at = %s, stream_seq = v.stream_seq, last_error = ''
+    status = 'published', next_attempt_at = NULL, published_at = %s, stream_seq = v.stream_seq, last_error = '',
+    stream_created = %s
 FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::bigint[]) AS v(id, stream_seq)
 WHERE o.id = v.id AND o.status = 'pending'
 """  # noqa: S608 - table name from the model, values are parameters
@@ -90,7 +93,14 @@ class ClaimedEvent:
     aggregate: str = ""
 
     def message(self) -> OutgoingMessage:
-        return OutgoingMessage(subject=self.subject, payload=self.payload, msg_id=self.id, timestamp=self.timestamp)
+        return OutgoingMessage(
+            subject=self.subject,
+            payload=self.payload,
+            msg_id=self.id,
+            timestamp=self.timestamp,
+            # A row without one (recorded before the outbox kept aggregates): read it from the envelope.
+            aggregate=self.aggregate or aggregate_of(self.subject, json.loads(self.payload).get("attributes") or {}),
+        )
 
 
 @dataclass
@@ -196,15 +206,16 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
     now = timezone.now()
     now_epoch = now.timestamp()
     columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
-    published_ids: list[str] = []
-    published_seqs: list[str] = []
+    # Ids and sequences of the published rows, by the stream incarnation they went to (almost always one).
+    published: dict[dt.datetime | None, tuple[list[str], list[str]]] = {}
     latencies: list[float] = []
     max_attempts = settings.EVENTS_MAX_ATTEMPTS
     for event, result in zip(events, results, strict=True):
         attempts, next_attempt_at, published_at, stream_seq = event.attempts, None, None, None
         if result.ok:
-            published_ids.append(event.id)
-            published_seqs.append(str(result.stream_seq or 0))
+            ids, seqs = published.setdefault(result.stream_created, ([], []))
+            ids.append(event.id)
+            seqs.append(str(result.stream_seq or 0))
             report.published += 1
             latencies.append(now_epoch - event.created_epoch)
             continue
@@ -237,8 +248,8 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
         ):
             column.append(value)
     with connection.cursor() as cursor:
-        if published_ids:
-            cursor.execute(_MARK_PUBLISHED_SQL, [now, ",".join(published_ids), ",".join(published_seqs)])
+        for stream_created, (ids, seqs) in published.items():
+            cursor.execute(_MARK_PUBLISHED_SQL, [now, stream_created, ",".join(ids), ",".join(seqs)])
         if columns[0]:
             cursor.execute(_MARK_SQL, list(columns))
     metrics.observe_latencies(latencies)

@@ -7,6 +7,7 @@ type within version 1.x.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ENVELOPE_VERSION = "1.0"
@@ -67,6 +68,14 @@ class Subject:
     recorded_by: str
     aggregate: tuple[str, str]
     attributes: tuple[Attribute, ...]
+    # Bumped whenever the subject's JSON Schema changes within the major version (an attribute
+    # added, a meaning reworded): a published schema URL names `<major>.<revision>` and never changes.
+    schema_revision: int = 0
+
+    @property
+    def schema_version(self) -> str:
+        """`1.0`: the envelope's major version and this subject's schema revision within it."""
+        return f"{ENVELOPE_VERSION.split('.')[0]}.{self.schema_revision}"
 
     @property
     def attribute_names(self) -> frozenset[str]:
@@ -168,103 +177,53 @@ REGISTRY: dict[str, Subject] = {
 }
 
 
+def aggregate_of(subject_name: str, attributes: dict[str, Any]) -> str:
+    """The aggregate key of an event of `subject_name` (`ce-subject`), or "" for a subject not in the registry."""
+    registration = REGISTRY.get(subject_name)
+    if registration is None:
+        return ""
+    try:
+        return registration.aggregate_key(attributes)
+    except (KeyError, TypeError):
+        return ""
+
+
+# The consumer's part of `docs/nats-event-subjects.md` (prose about the wire, not about one subject), a
+# `str.format` template: `{major}`, `{version}`, `{publisher}` and `{stream_subjects}` come from this module.
+CONSUMER_GUIDE_PATH = Path(__file__).resolve().parent / "consumer_guide.md"
+
+
 def render_subjects_doc() -> str:
     """The Markdown of `docs/nats-event-subjects.md`, generated from this registry."""
+    major = ENVELOPE_VERSION.split(".")[0]
     lines = [
         "# NATS event subjects (v" + ENVELOPE_VERSION + ")",
         "",
         "<!-- Generated from events/subjects.py by `manage.py event_subjects_doc`; do not edit by hand. -->",
         "",
-        "The State Hub publishes one message per lifecycle transition to the JetStream stream",
-        "`ACTIVITY_EVENTS` (setting `NATS_STREAM`; subjects " + ", ".join(f"`{s}`" for s in STREAM_SUBJECTS) + ").",
-        "Every message body is this JSON envelope, with exactly these keys:",
-        "",
-        "```json",
-        '{"id": "<uuid4>", "type": "<subject>", "version": "' + ENVELOPE_VERSION + '",',
-        ' "timestamp": "2026-11-26T21:40:07.123Z", "publisher": "' + PUBLISHER + '", "attributes": {...}}',
-        "```",
-        "",
-        "- `id` is fixed when the event is recorded and is also the `Nats-Msg-Id` header, so JetStream",
-        "  drops a re-publish inside its duplicate window; consumers dedupe by `id` too.",
-        "- `type` equals the NATS subject. `timestamp` is the moment of the state change (UTC, `Z`, milliseconds).",
-        "- Attributes for absent relations are `null`. Times inside attributes use the same format as `timestamp`.",
-        "- Events of one aggregate (one repo, workstream, decision or task, or the goals of one domain; each",
-        "  subject below names its aggregate) reach the stream in the order their changes were committed,",
-        "  however many relays and workers publish. Across aggregates there is no order.",
-        "- Attributes may be added within version 1.x; none is renamed or removed.",
-        "",
-        "## JSON Schemas",
-        "",
-        "Each subject's envelope has a JSON Schema (2020-12), generated from the same registry: in",
-        "[`docs/schemas/`](schemas/) (`<subject>.json`) and served by the hub at `/events/schemas/`",
-        "(index) and `/events/schemas/<subject>.json` (authenticated like the rest of the API). The",
-        "envelope's keys are fixed; `attributes` lists every attribute as required, with its type and",
-        "whether it may be `null`, and admits attributes it does not list, so a copy of a schema keeps",
-        "accepting events that gained an attribute later in 1.x.",
-        "",
-        "## CloudEvents headers",
-        "",
-        "Every message also carries CloudEvents 1.0 attributes as headers (NATS protocol binding, binary",
-        "content mode), so a CloudEvents SDK reads it as an event whose data is the envelope above:",
-        "",
-        "| header | value |",
-        "|---|---|",
-        "| `Nats-Msg-Id` | the envelope `id` (JetStream's duplicate window) |",
-        "| `ce-specversion` | `1.0` |",
-        "| `ce-id` | the envelope `id` |",
-        "| `ce-type` | the subject (= envelope `type`) |",
-        "| `ce-source` | setting `CLOUDEVENTS_SOURCE` (default `/state-hub`) |",
-        "| `ce-time` | the envelope `timestamp` |",
-        "| `ce-dataschema` | the schema's absolute URL: `STATEHUB_PUBLIC_URL` + `/events/schemas/<subject>.json` |",
-        "| `ce-datacontenttype`, `content-type` | `application/json` (the binding; HTTP-style readers use the other) |",
-        "",
-        "Values are percent-encoded as the binding requires. The body never changes for the headers.",
-        "",
-        "## Replay: catching up after a lost consumer",
-        "",
-        "The hub keeps every published envelope for `EVENTS_RETENTION_DAYS` (default 30) with the stream",
-        "sequence JetStream gave it, so a consumer that lost its durable (deleted, expired, its stream",
-        "purged) catches up from the hub instead of guessing from state:",
-        "",
-        "1. Note where it stopped: the stream sequence of the last message it processed, or else a time",
-        "   a little before it.",
-        "2. Create the new durable first, delivering only new messages, so nothing published meanwhile",
-        "   falls between the replay and the live feed.",
-        "3. Read what it missed over HTTP: `GET /events/?after=<stream_seq>`, or `GET /events/?since=<time>`,",
-        "   either optionally with `&subject=<subject>`. These list published events only, in publish order,",
-        "   each with its `envelope` and `stream_seq`, with cursor pagination: follow `next` until it is",
-        "   `null`; new events arriving meanwhile do not disturb the cursor.",
-        "4. Or let the hub put them on the stream again: `manage.py replay_events --since <time>",
-        "   [--subject <subject>] [--dry-run]` re-publishes each stored envelope in publish order with its",
-        "   original id, bytes and headers. JetStream drops a repeat inside its duplicate window",
-        "   (`Nats-Msg-Id`; 2 minutes by default): those messages are still in the stream, so read them",
-        "   there, or start the durable at the replay's start time (`deliver_policy: by_start_time`).",
-        "5. Dedupe by envelope `id`: the replay overlaps what the consumer saw and what the new durable",
-        "   delivers. Each aggregate's events arrive in order within each source.",
-        "",
-        "## Evolving a subject",
-        "",
-        "Within a major version (1.x) a subject only grows:",
-        "",
-        "- **Adding** an attribute keeps the version: register it in `events/subjects.py` and run",
-        "  `manage.py event_subjects_doc`, which regenerates this page and the schemas and records the",
-        "  new attribute in `events/published_contract.json`. Consumers ignore attributes they do not know.",
-        "- **Removing, renaming, or changing the type or nullability** of an attribute, or dropping a",
-        "  subject, needs a new major version of the envelope (`ENVELOPE_VERSION`), under which the",
-        "  record starts afresh. `events/published_contract.json` lists every attribute each subject",
-        "  has carried in 1.x and only grows; a test (`tests/events/test_evolution.py`) and",
-        "  `event_subjects_doc` fail when the registry no longer carries a recorded attribute with the",
-        "  same JSON Schema.",
-        "",
-        "| subject | when | recorded by |",
-        "|---|---|---|",
+        *CONSUMER_GUIDE_PATH.read_text(encoding="utf-8")
+        .format(
+            major=major,
+            version=ENVELOPE_VERSION,
+            publisher=PUBLISHER,
+            stream_subjects=", ".join(f"`{subject}`" for subject in STREAM_SUBJECTS),
+        )
+        .splitlines(),
     ]
-    lines += [f"| `{s.name}` | {s.when} | {s.recorded_by} |" for s in REGISTRY.values()]
+    lines += [
+        f"| `{s.name}` | {s.when} | {s.recorded_by} | `{s.aggregate[0]}:<{s.aggregate[1]}>` |"
+        for s in REGISTRY.values()
+    ]
     for subject in REGISTRY.values():
         lines += ["", f"## `{subject.name}`", "", f"When: {subject.when}", "", f"Recorded by: {subject.recorded_by}."]
-        lines += ["", f"Schema: [`schemas/{subject.name}.json`](schemas/{subject.name}.json)."]
+        version = subject.schema_version
+        lines += [
+            "",
+            f"Schema version {version}: "
+            f"[`schemas/{subject.name}/{version}.json`](schemas/{subject.name}/{version}.json).",
+        ]
         kind, attribute = subject.aggregate
-        lines += ["", f"Ordered within its aggregate `{kind}:<{attribute}>`."]
+        lines += ["", f"Aggregate (`ce-subject`) `{kind}:<{attribute}>`: ordered within it, not across."]
         lines += ["", "| attribute | type | meaning |", "|---|---|---|"]
         lines += [f"| `{a.name}` | {a.type_label} | {a.meaning} |" for a in subject.attributes]
     return "\n".join(lines) + "\n"

@@ -205,6 +205,8 @@ REST_FRAMEWORK = {
         "anon": env("API_THROTTLE_ANON", default="120/minute"),
         "user": env("API_THROTTLE_USER", default="6000/minute"),
         "health": env("API_THROTTLE_HEALTH", default="60/minute"),
+        # The public event contract (schemas, AsyncAPI): consumers fetch it once and cache it.
+        "contract": env("API_THROTTLE_CONTRACT", default="600/minute"),
     },
 }
 
@@ -228,6 +230,11 @@ NATS_URL = env("NATS_URL", default="")
 NATS_STREAM = env("NATS_STREAM", default="ACTIVITY_EVENTS")
 # Replicas of the stream when the hub creates it (3 on a 3-node JetStream cluster).
 NATS_STREAM_REPLICAS = env.int("NATS_STREAM_REPLICAS", default=1)
+# The stream the hub creates (and `manage.py ensure_stream` keeps, `/health` checks): messages kept
+# 30 days (0 = no age limit), and re-publishes of one event id inside 2 hours dropped by JetStream,
+# which covers the relay re-publishing rows whose PubAck was lost through any outage shorter than that.
+NATS_STREAM_MAX_AGE_S = env.int("NATS_STREAM_MAX_AGE_S", default=30 * 24 * 3600)
+NATS_STREAM_DUPLICATE_WINDOW_S = env.int("NATS_STREAM_DUPLICATE_WINDOW_S", default=2 * 3600)
 NATS_PUBLISH_TIMEOUT_S = env.float("NATS_PUBLISH_TIMEOUT_S", default=5.0)
 NATS_CONNECT_TIMEOUT_S = env.float("NATS_CONNECT_TIMEOUT_S", default=1.0)
 # After a failed connect, publishes fail fast (rows stay pending) for this long before trying again;
@@ -249,6 +256,8 @@ EVENTS_INLINE_PUBLISH_TIMEOUT_S = env.float("EVENTS_INLINE_PUBLISH_TIMEOUT_S", d
 # After the broker refused or timed out an enqueue, leave new events to the relay for this long.
 EVENTS_ENQUEUE_BACKOFF_S = env.float("EVENTS_ENQUEUE_BACKOFF_S", default=10.0)
 EVENTS_PRUNE_BATCH_SIZE = env.int("EVENTS_PRUNE_BATCH_SIZE", default=5000)
+# How long consumers may cache the event contract's unversioned documents (versioned schemas: forever).
+CONTRACT_CACHE_S = env.int("CONTRACT_CACHE_S", default=3600)
 # `ce-source` of every message (a URI-reference naming this producer).
 CLOUDEVENTS_SOURCE = env("CLOUDEVENTS_SOURCE", default="/state-hub")
 # Where consumers reach the hub; `ce-dataschema` must be an absolute URI, so it is built on this.

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import nats
 import nats.js.errors
@@ -38,7 +39,9 @@ def check_contract(message: StoredMessage) -> None:
     assert headers["Nats-Msg-Id"] == headers["ce-id"] == envelope["id"]
     assert (headers["ce-specversion"], headers["ce-type"]) == ("1.0", envelope["type"])
     assert headers["ce-time"] == envelope["timestamp"]
-    assert headers["ce-dataschema"].endswith(f"/events/schemas/{envelope['type']}.json")
+    registration = REGISTRY[envelope["type"]]
+    assert headers["ce-dataschema"].endswith(f"/events/schemas/{envelope['type']}/{registration.schema_version}.json")
+    assert unquote(headers["ce-subject"]) == registration.aggregate_key(envelope["attributes"])
     assert headers["content-type"] == headers["ce-datacontenttype"] == "application/json"
 
 

@@ -29,7 +29,8 @@ def test_the_official_sdk_reads_a_message_from_the_stream_as_the_same_event(
     assert event.get_id() == envelope["id"] == message.headers["Nats-Msg-Id"]
     assert event.get_type() == envelope["type"] == "org.statehub.repo.registered"
     assert event.get_source() == "/state-hub"
-    assert event.get_dataschema() == "https://hub.example.org/events/schemas/org.statehub.repo.registered.json"
+    assert event.get_dataschema() == "https://hub.example.org/events/schemas/org.statehub.repo.registered/1.0.json"
+    assert event.get_subject() == "repo:state-hub" == message.headers["ce-subject"]
     assert event.get_datacontenttype() == "application/json"
     time = event.get_time()
     assert time is not None
@@ -68,3 +69,12 @@ def test_a_message_without_a_timestamp_or_a_registered_subject_has_no_ce_time_or
     assert "ce-dataschema" in message_headers(
         subject=envelope["type"], event_id=envelope["id"], timestamp=envelope["timestamp"]
     )
+
+
+def test_ce_subject_names_the_aggregate_percent_encoded() -> None:
+    headers = message_headers(
+        subject="org.statehub.workstream.completed", event_id="abc", timestamp="", aggregate="workstream:WP 1/é"
+    )
+
+    assert headers["ce-subject"] == "workstream:WP%201/%C3%A9"
+    assert "ce-subject" not in message_headers(subject="org.other.thing", event_id="abc", timestamp="")

@@ -99,7 +99,12 @@ def test_the_generator_refuses_a_registry_that_breaks_the_record(tmp_path: Path)
     recorded = load_contract()
     recorded["1"][WORKSTREAM_COMPLETED.name]["retired"] = {"type": "string"}
     contract.write_text(render_contract(recorded), encoding="utf-8")
-    paths = ["--output", str(tmp_path / "subjects.md"), "--schemas-dir", str(tmp_path / "schemas")]
+    paths = [
+        *("--output", str(tmp_path / "subjects.md")),
+        *("--schemas-dir", str(tmp_path / "schemas")),
+        *("--consumer-schemas-dir", str(tmp_path / "consumer")),
+        *("--asyncapi", str(tmp_path / "asyncapi.yaml")),
+    ]
 
     with pytest.raises(CommandError, match=r"'retired' was published in 1\.x and has disappeared"):
         call_command("event_subjects_doc", *paths, "--contract", str(contract))

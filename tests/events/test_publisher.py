@@ -11,6 +11,7 @@ import pytest
 
 from events import publisher
 from events.publisher import OutgoingMessage, PublishResult, publish_event, publish_messages, subject_matches
+from events.stream import wanted_stream
 from tests.events.contract import repo_registered_envelope
 
 pytestmark = pytest.mark.nats
@@ -85,17 +86,21 @@ def test_two_processes_creating_the_missing_stream_concurrently_both_succeed(jet
 
 
 def test_an_existing_stream_with_other_settings_counts_as_ensured(jetstream: Any) -> None:
+    created: list[Any] = []
+
     async def scenario() -> None:
         nc = await nats.connect(jetstream.url)
         await nc.jetstream().add_stream(name=jetstream.stream, subjects=["org.>"], max_msgs=1000)
-        connection = publisher._Connection(jetstream.url)
+        connection = publisher._Connection(jetstream.url, jetstream.stream)
         await connection.open(2)
-        await connection.ensure_stream(jetstream.stream, 2)  # must not raise
+        await connection.ensure_stream(wanted_stream(), 2)  # must not raise
+        created.append(connection.stream_created)
         await connection.close()
         await nc.close()
 
     asyncio.run(scenario())
     assert jetstream.info().config.max_msgs == 1000
+    assert created == [jetstream.info().created]
 
 
 def test_a_stream_deleted_under_a_plain_subscriber_is_recreated(jetstream: Any) -> None:
@@ -251,19 +256,25 @@ def test_a_probe_that_reaches_nats_ends_the_fail_fast_window(
 
 
 @pytest.mark.parametrize(
-    ("subject", "event_id", "timestamp"),
+    ("subject", "event_id", "timestamp", "aggregate"),
     [
-        ("org.statehub.repo.registered", "0b8f0a7e-6a7d-4a3c-9d6e-1f2a3b4c5d6e", "2026-12-03T14:00:00.000Z"),
-        ("org.other.thing", ' an id\r\nwith 100% "odd" bytes \u20ac ', ""),
+        (
+            "org.statehub.repo.registered",
+            "0b8f0a7e-6a7d-4a3c-9d6e-1f2a3b4c5d6e",
+            "2026-12-03T14:00:00.000Z",
+            "repo:state-hub",
+        ),
+        ("org.other.thing", ' an id\r\nwith 100% "odd" bytes \u20ac ', "", ""),
+        ("org.statehub.workstream.completed", "id", "", "workstream:WP 1 \u20ac"),
     ],
 )
 def test_the_pre_encoded_header_section_is_what_nats_py_writes_for_the_headers(
-    jetstream: Any, subject: str, event_id: str, timestamp: str
+    jetstream: Any, subject: str, event_id: str, timestamp: str, aggregate: str
 ) -> None:
-    message = OutgoingMessage(subject, b'{"x": 1}', event_id, timestamp)
+    message = OutgoingMessage(subject, b'{"x": 1}', event_id, timestamp, aggregate)
 
     async def written() -> list[bytes]:
-        connection = publisher._Connection(jetstream.url)
+        connection = publisher._Connection(jetstream.url, jetstream.stream)
         await connection.open(2)
         assert connection.raw_publish
         commands: list[bytes] = []

@@ -30,7 +30,12 @@ def test_the_doc_names_every_subject_and_attribute() -> None:
 
 def test_check_fails_when_the_doc_is_out_of_date(tmp_path: Path) -> None:
     stale = tmp_path / "subjects.md"
-    contract = ["--contract", str(tmp_path / "contract.json")]
+    contract = [
+        *("--contract", str(tmp_path / "contract.json")),
+        *("--schemas-dir", str(tmp_path / "schemas")),
+        *("--consumer-schemas-dir", str(tmp_path / "consumer")),
+        *("--asyncapi", str(tmp_path / "asyncapi.yaml")),
+    ]
     stale.write_text(render_subjects_doc().replace("repo_slug", "repo_name"), encoding="utf-8")
 
     with pytest.raises(CommandError, match="out of date"):
