@@ -64,6 +64,7 @@ class OutboxEventSerializer(serializers.ModelSerializer):
             "attempts",
             "next_attempt_at",
             "published_at",
+            "aggregate",
             "stream_seq",
             "stream_created",
             "last_error",

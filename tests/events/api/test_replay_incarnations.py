@@ -56,6 +56,8 @@ def test_each_published_row_names_the_incarnation_of_its_sequence(jetstream: Any
     assert [(rows[i].stream_seq, rows[i].stream_created) for i in before] == [(1, first), (2, first)]
     assert (rows[after[0]].stream_seq, rows[after[0]].stream_created) == (1, second)
     assert first != second
+    page = reader_api.get("/events/?after=0").json()
+    assert page["results"][0]["aggregate"] == "repo:c"  # what `ce-subject` carried
     # Without naming an incarnation a replay reads the live one.
     assert result_ids(reader_api.get("/events/?after=0").json()) == after
     assert result_ids(reader_api.get("/events/", {"after": "0", "stream_created": second.isoformat()}).json()) == after
