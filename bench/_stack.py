@@ -2,7 +2,8 @@
 
 PostgreSQL (the embedded wheel), nats-server (the wheel) or a 3-node JetStream cluster, Redis
 (`redis-server` on PATH), then gunicorn, a Celery worker and Celery beat with production
-settings and short relay/back-off settings.
+settings and short relay/back-off settings; and the reference consumer (`reference_consumer/`),
+at which the fault suite counts what a consumer got.
 """
 
 import asyncio
@@ -18,8 +19,10 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nats
+import nats.js.errors
 import psycopg
 
 from statehub import devservers
@@ -50,6 +53,8 @@ class Stack:
         self.web_port = devservers.free_port()
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.token = ""
+        self.consumer: subprocess.Popen[bytes] | None = None
+        self.consumer_name = ""
 
     # --- backing services -------------------------------------------------------------------
     def start_redis(self) -> None:
@@ -82,6 +87,8 @@ class Stack:
             DJANGO_SECRET_KEY="faults-" + uuid.uuid4().hex * 2,
             DJANGO_ALLOWED_HOSTS="127.0.0.1",
             DJANGO_TRUST_PROXY_HEADERS="true",
+            # The reference consumer reads the replay over plain HTTP on loopback.
+            DJANGO_SECURE_SSL_REDIRECT="false",
             DJANGO_STATIC_ROOT=str(self.workdir / "static"),
             DATABASE_URL=self.database_url,
             NATS_URL=",".join(node.url for node in self.cluster) if self.cluster else self.nats_url,
@@ -160,7 +167,81 @@ class Stack:
         for kind in ("beat", "worker", "web"):
             self.stop(kind)
 
+    # --- the reference consumer ---------------------------------------------------------------
+    def consumer_files(self, name: str) -> tuple[Path, Path, Path]:
+        """Its handled envelopes (one JSON line each), its log, its state file."""
+        base = self.workdir / f"consumer-{name}"
+        return base.with_suffix(".jsonl"), base.with_suffix(".log"), base.with_suffix(".sqlite")
+
+    def start_consumer(self, name: str, *, crash_at: str = "") -> None:
+        """Start the reference consumer with durable `faults-<name>`; `crash_at` makes it die at that recovery step."""
+        output, log, state = self.consumer_files(name)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("REFERENCE_CONSUMER_")}
+        if crash_at:
+            env["REFERENCE_CONSUMER_CRASH_AT"] = crash_at
+        nats_url = self.environment()["NATS_URL"]
+        command = [
+            sys.executable, "-m", "reference_consumer", "--nats", nats_url, "--hub", f"http://127.0.0.1:{self.web_port}",
+            "--token", self.token, "--state", str(state), "--stream", STREAM, "--durable", f"faults-{name}",
+        ]  # fmt: skip
+        self.consumer_name = name
+        self.consumer = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output.open("ab"), stderr=log.open("ab"), start_new_session=True
+        )
+
+    def stop_consumer(self, sig: int = signal.SIGTERM) -> None:
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None and consumer.poll() is None:
+            os.killpg(consumer.pid, sig)
+            try:
+                consumer.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(consumer.pid, signal.SIGKILL)
+                consumer.wait()
+
+    def wait_consumer_exit(self, seconds: float) -> int | None:
+        """The consumer's exit code once it has ended by itself (a crash hook), None if it still runs."""
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        try:
+            return consumer.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def consumer_handled(self, name: str) -> list[dict[str, Any]]:
+        """Every envelope the consumer's handler got, in the order it got them (a torn last line is not one)."""
+        output = self.consumer_files(name)[0]
+        if not output.exists():
+            return []
+        handled = []
+        for line in output.read_text(encoding="utf-8").splitlines():
+            try:
+                handled.append(json.loads(line))
+            except ValueError:
+                continue
+        return handled
+
+    def delete_durable(self, name: str) -> None:
+        async def delete() -> None:
+            nc = await nats.connect(servers=self.environment()["NATS_URL"].split(","), connect_timeout=2)
+            try:
+                await nc.jetstream(timeout=10).delete_consumer(STREAM, f"faults-{name}")
+            except nats.js.errors.NotFoundError:
+                pass
+            finally:
+                await nc.close()
+
+        asyncio.run(delete())
+
+    def positions(self) -> dict[str, tuple[str, int]]:
+        """Event id → (aggregate, write position) of every outbox row: the order each aggregate's events must keep."""
+        with psycopg.connect(self.database_url, connect_timeout=2) as conn:
+            rows = conn.execute("SELECT id, aggregate, position FROM events_outboxevent")
+            return {str(row[0]): (row[1], int(row[2])) for row in rows}
+
     def shutdown(self) -> None:
+        self.stop_consumer()
         self.stop_all()
         for node in self.cluster:
             node.stop()

@@ -11,10 +11,19 @@ and waits until every committed event is in the stream. Per scenario it prints: 
 stream, duplicates in the stream, events lost, "backlog s" (from the heal until every event
 committed before it is in the stream) and "all out s" (from the last write until every event is).
 
+Every scenario also runs the reference consumer (`reference_consumer/`, a fresh durable and state
+each time) and counts at it, once it has caught up: events its handler saw, committed events it
+never saw (lost), events handed to the handler more than once (after its dedupe), and events handled
+after a later event of the same aggregate (out of order).
+
 Scenarios: NATS down (60 s; with these settings longer than the whole back-off schedule), Redis
-down, the worker killed with SIGKILL mid-run, PostgreSQL restarted mid-run, and a 3-node
-JetStream cluster (stream at 3 replicas) losing its stream leader. `--quick` shortens the outages.
-Exits 1 when any scenario lost or duplicated an event or answered a 5xx.
+down, the worker killed with SIGKILL mid-run, PostgreSQL restarted mid-run, a 3-node JetStream
+cluster (stream at 3 replicas) losing its stream leader, and three of the consumer's own: the
+consumer killed with SIGKILL and down for 30 s; its durable deleted while it is stopped and
+recovered by its crash-safe replay; and the same with the consumer killed in the middle of that
+replay (`REFERENCE_CONSUMER_CRASH_AT=mid_replay`), then started again. `--quick` shortens the
+outages. Exits 1 when any scenario lost, duplicated or reordered an event (in the stream or at the
+consumer) or answered a 5xx.
 """
 
 import argparse
@@ -57,17 +66,24 @@ class Result:
     lost: int = 0
     backlog_s: float | None = None
     delivery_s: float | None = None
+    # Counted at the reference consumer's handler.
+    seen: int = 0
+    consumer_lost: int = 0
+    consumer_duplicates: int = 0
+    out_of_order: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         delivered = self.backlog_s is not None and self.delivery_s is not None
-        return self.server_errors == 0 and self.duplicates == 0 and self.lost == 0 and delivered
+        at_consumer = self.consumer_lost == 0 and self.consumer_duplicates == 0 and self.out_of_order == 0
+        return self.server_errors == 0 and self.duplicates == 0 and self.lost == 0 and delivered and at_consumer
 
 
 def run_scenario(stack: Stack, name: str, fault: Callable[[], Any], heal: Callable[[], Any], outage_s: float) -> Result:
-    """Write before, during and after the fault; then wait for full delivery and count."""
+    """Write before, during and after the fault; wait for full delivery (stream and consumer); count."""
     stack.clear()
+    stack.start_consumer(name)
     result = Result(name)
     statuses: Counter[int] = Counter()
     stop_writing = threading.Event()
@@ -127,7 +143,50 @@ def run_scenario(stack: Stack, name: str, fault: Callable[[], Any], heal: Callab
     not_published = Counter(status for status in rows.values() if status != "published")
     if not_published:
         result.notes.append(f"not published: {dict(not_published)}")
+    count_at_consumer(stack, name, set(rows), result)
     return result
+
+
+def count_at_consumer(stack: Stack, name: str, committed: set[str], result: Result) -> None:
+    """Wait (up to 3 minutes) until the consumer's handler saw every committed event, then count what it got."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if committed <= {envelope.get("id") for envelope in stack.consumer_handled(name)}:
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # anything handled twice shows up now, not after the count
+    stack.stop_consumer()
+    stack.delete_durable(name)
+    handled = [str(envelope.get("id")) for envelope in stack.consumer_handled(name)]
+    positions = stack.positions()
+    result.seen = len(set(handled) & committed)
+    result.consumer_lost = len(committed - set(handled))
+    result.consumer_duplicates = len(handled) - len(set(handled))
+    latest: dict[str, int] = {}
+    for event_id in dict.fromkeys(handled):  # first time each event was handled, in order
+        aggregate, position = positions.get(event_id, ("", 0))
+        if not aggregate:
+            continue
+        if position < latest.get(aggregate, 0):
+            result.out_of_order += 1
+        latest[aggregate] = max(position, latest.get(aggregate, 0))
+
+
+def stop_consumer_and_delete_durable(stack: Stack) -> None:
+    """The consumer stopped, its durable deleted meanwhile (expired, removed by hand): it must recover by replay."""
+    stack.stop_consumer()
+    stack.delete_durable(stack.consumer_name)
+
+
+def crash_mid_replay_then_restart(stack: Stack) -> None:
+    """Start the consumer so that it dies in the middle of its replay, then start it again."""
+    name = stack.consumer_name
+    stack.start_consumer(name, crash_at="mid_replay")
+    code = stack.wait_consumer_exit(60)
+    if code is None:
+        stack.stop_consumer()
+        raise RuntimeError("the consumer did not crash in its replay (was a replay owed?)")
+    stack.start_consumer(name)
 
 
 def cluster_scenario(stack: Stack, outage_s: float) -> Result:
@@ -137,7 +196,8 @@ def cluster_scenario(stack: Stack, outage_s: float) -> Result:
     stack.cluster = devservers.start_nats_cluster(stack.workdir / "cluster", size=3)
     devservers.wait_for_jetstream([node.url for node in stack.cluster])
     stack.start_all()
-    # The stream exists once the first event is published; the scenario's first writes do that.
+    # The stream at 3 replicas, before the consumer looks for it.
+    stack.manage("ensure_stream")
     victim: list[NatsClusterNode] = []
 
     def kill_leader() -> None:
@@ -174,6 +234,7 @@ def main() -> int:
         return 2
     long_outage = 15.0 if args.quick else 60.0
     short_outage = 8.0 if args.quick else 20.0
+    consumer_outage = 10.0 if args.quick else 30.0
     workdir = Path(tempfile.mkdtemp(prefix="statehub-faults-"))
     print(f"work directory (logs): {workdir}")
     stack = Stack(workdir)
@@ -186,6 +247,24 @@ def main() -> int:
             ("redis-down", stack.stop_redis, stack.start_redis, short_outage),
             ("worker-kill-9", lambda: stack.stop("worker", signal.SIGKILL), lambda: stack.start("worker"), 3.0),
             ("postgres-restart", stack.restart_postgres, lambda: None, 0.0),
+            (
+                "consumer-down",
+                lambda: stack.stop_consumer(signal.SIGKILL),
+                lambda: stack.start_consumer(stack.consumer_name),
+                consumer_outage,
+            ),
+            (
+                "consumer-durable-deleted",
+                lambda: stop_consumer_and_delete_durable(stack),
+                lambda: stack.start_consumer(stack.consumer_name),
+                short_outage,
+            ),
+            (
+                "consumer-killed-mid-replay",
+                lambda: stop_consumer_and_delete_durable(stack),
+                lambda: crash_mid_replay_then_restart(stack),
+                short_outage,
+            ),
         ]
         for name, fault, heal, outage in scenarios:
             if args.only is None or name in args.only:
@@ -199,10 +278,15 @@ def main() -> int:
 
     print()
     print(
-        f"{CLIENTS} clients, ~{WRITES_PER_SECOND} writes/s; NATS outage {long_outage:.0f} s, Redis {short_outage:.0f} s"
+        f"{CLIENTS} clients, ~{WRITES_PER_SECOND} writes/s; NATS outage {long_outage:.0f} s, "
+        f"Redis {short_outage:.0f} s, consumer down {consumer_outage:.0f} s; "
+        "the columns after 'all out s' are counted at the reference consumer"
     )
-    widths = [24, 8, 6, 7, 11, 11, 7, 6, 11, 11]
-    titles = ["scenario", "writes", "5xx", "other", "committed", "in stream", "dupes", "lost", "backlog s", "all out s"]
+    widths = [27, 7, 5, 6, 10, 10, 6, 5, 10, 10, 6, 6, 6, 6]
+    titles = [
+        "scenario", "writes", "5xx", "other", "committed", "in stream", "dupes", "lost", "backlog s", "all out s",
+        "seen", "lost", "dupes", "order",
+    ]  # fmt: skip
 
     def row(cells: list[Any]) -> str:
         first, *rest = zip(cells, widths, strict=True)
@@ -212,7 +296,8 @@ def main() -> int:
     for r in results:
         counts = [r.writes, r.server_errors, r.other_failures, r.committed, r.in_stream, r.duplicates, r.lost]
         times = ["never" if t is None else f"{t:.1f}" for t in (r.backlog_s, r.delivery_s)]
-        print(row([r.name, *counts, *times]))
+        at_consumer = [r.seen, r.consumer_lost, r.consumer_duplicates, r.out_of_order]
+        print(row([r.name, *counts, *times, *at_consumer]))
         for note in r.notes:
             print(f"    {note}")
     return 0 if results and all(r.clean for r in results) else 1
