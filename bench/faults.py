@@ -21,7 +21,8 @@ down, the worker killed with SIGKILL mid-run, PostgreSQL restarted mid-run, a 3-
 cluster (stream at 3 replicas) losing its stream leader, and three of the consumer's own: the
 consumer killed with SIGKILL and down for 30 s; its durable deleted while it is stopped and
 recovered by its crash-safe replay; and the same with the consumer killed in the middle of that
-replay (`REFERENCE_CONSUMER_CRASH_AT=mid_replay`), then started again. `--quick` shortens the
+replay (`REFERENCE_CONSUMER_CRASH_AT=mid_replay`; the stream is purged first, so what it missed
+is only at the hub), then started again. `--quick` shortens the
 outages. Exits 1 when any scenario lost, duplicated or reordered an event (in the stream or at the
 consumer) or answered a 5xx.
 """
@@ -181,6 +182,12 @@ def stop_consumer_and_delete_durable(stack: Stack) -> None:
 def crash_mid_replay_then_restart(stack: Stack) -> None:
     """Start the consumer so that it dies in the middle of its replay, then start it again."""
     name = stack.consumer_name
+    # Everything written while the consumer was down is in the stream by now: empty it, so the
+    # consumer's recovery has to replay from the hub, and it dies in the middle of that replay.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and stack.unpublished_before(dt.datetime.now(dt.UTC)) != 0:
+        time.sleep(0.2)
+    stack.purge_stream()
     stack.start_consumer(name, crash_at="mid_replay")
     code = stack.wait_consumer_exit(60)
     if code is None:

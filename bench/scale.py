@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 
@@ -86,6 +87,11 @@ SUBJECTS = [
 ]
 
 A_DAY_AGO = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+ELEVEN_DAYS_AGO = (dt.datetime.now(dt.UTC) - dt.timedelta(days=11)).strftime("%Y-%m-%dT%H:%M:%SZ")
+# The creation times of the stream's former and current incarnations the seeded rows were published to.
+FORMER_STREAM = "2026-01-05T10:00:00.123456+00:00"
+CURRENT_STREAM = "2026-06-01T08:30:00.654321+00:00"
+FORMER_STREAM_Q, CURRENT_STREAM_Q = (quote(moment) for moment in (FORMER_STREAM, CURRENT_STREAM))
 
 # The requests timed over HTTP: (label, path, needs the admin session instead of the token).
 HTTP_TARGETS: list[tuple[str, str, bool]] = [
@@ -116,6 +122,16 @@ HTTP_TARGETS: list[tuple[str, str, bool]] = [
     ("GET /progress-events/?ordering=event_type", "/progress-events/?ordering=event_type", False),
     ("GET /workstreams/WS-WP-00003/history/", "/workstreams/WS-WP-00003/history/", False),
     ("GET /events/?after=0", "/events/?after=0", False),
+    (
+        "GET /events/?after=<seq>&stream_created=<current>",
+        f"/events/?after=1000&stream_created={CURRENT_STREAM_Q}",
+        False,
+    ),
+    (
+        "GET /events/?since=<11 days ago>&stream_created=<former>",
+        f"/events/?since={ELEVEN_DAYS_AGO}&stream_created={FORMER_STREAM_Q}",
+        False,
+    ),
     ("GET /events/?since=<a day ago>&subject=…", f"/events/?since={A_DAY_AGO}&subject=org.statehub.task.stale", False),
     ("admin workstreams", "/admin/hub/workstream/", True),
     ("admin tasks", "/admin/hub/task/", True),
@@ -263,11 +279,15 @@ def seed(url: str, size: Size) -> None:
 
 
 def outbox_insert(count: int, status: str, subjects: str) -> str:
-    """Rows recorded one second apart (the newest now); envelopes shaped like the real ones (~400 bytes)."""
+    """Rows recorded one second apart (the newest now); envelopes shaped like the real ones (~400 bytes).
+
+    The oldest tenth of the published rows went to a former incarnation of the stream (deleted and
+    created again), the rest to the current one, whose sequences start again at 1.
+    """
     published = status == "published"
     return f"""
     INSERT INTO events_outboxevent (id, subject, aggregate, envelope, status, attempts, next_attempt_at,
-        published_at, stream_seq, last_error, created_at)
+        published_at, stream_seq, stream_created, last_error, created_at)
     SELECT e.id, e.subject, 'repo:r' || e.n,
         jsonb_build_object('id', e.id, 'type', e.subject, 'version', '1.0',
             'timestamp', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -278,7 +298,12 @@ def outbox_insert(count: int, status: str, subjects: str) -> str:
         '{status}', {"0" if published else "CASE WHEN e.n % 2 = 0 THEN 0 ELSE 3 END"},
         {"NULL" if published else "now() + ((e.n % 600) - 300) * interval '1 second'"},
         {"e.at + interval '1 second'" if published else "NULL"},
-        {"e.n" if published else "NULL"},
+        {f"CASE WHEN e.n <= {count // 10} THEN e.n ELSE e.n - {count // 10} END" if published else "NULL"},
+        {
+        f"CASE WHEN e.n <= {count // 10} THEN '{FORMER_STREAM}'::timestamptz ELSE '{CURRENT_STREAM}'::timestamptz END"
+        if published
+        else "NULL"
+    },
         {"''" if published else "'nats: timeout'"},
         e.at
     FROM (SELECT n, gen_random_uuid() AS id, ({subjects})[1 + n % 5] AS subject,

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 from events import asyncapi
 from events.health import health_report
 from events.models import OutboxEvent
-from events.replay import in_incarnation, stream_seq_before
+from events.replay import Incarnation, incarnation_rows, stream_seq_before
 from events.schemas import (
     SCHEMAS_PATH,
     published_schema,
@@ -96,11 +96,14 @@ class OutboxEventFilter(django_filters.FilterSet):
         model = OutboxEvent
         fields = ["type", "subject", "status"]
 
+    incarnation: Incarnation | None = None
+
     def filter_queryset(self, queryset: QuerySet[OutboxEvent]) -> QuerySet[OutboxEvent]:
         """A replay reads one stream incarnation (a stream sequence means nothing outside its own)."""
         data = self.form.cleaned_data
         if any(self.data.get(name) not in (None, "") for name in REPLAY_PARAMETERS):
-            queryset = in_incarnation(queryset, stream_created=data.get("stream_created"), after=data.get("after"))
+            self.incarnation = incarnation_rows(stream_created=data.get("stream_created"), after=data.get("after"))
+            queryset = queryset.filter(self.incarnation.rows)
         return super().filter_queryset(queryset)
 
     def any_incarnation(self, queryset: QuerySet[OutboxEvent], name: str, value: Any) -> QuerySet[OutboxEvent]:
@@ -108,7 +111,9 @@ class OutboxEventFilter(django_filters.FilterSet):
 
     def published_since(self, queryset: QuerySet[OutboxEvent], name: str, value: Any) -> QuerySet[OutboxEvent]:
         """Published at or after `value`, starting the walk in stream order near there (`stream_seq_before`)."""
-        return queryset.filter(published_at__gte=value, stream_seq__gt=stream_seq_before(value, rows=queryset))
+        # The bound is looked for among the incarnation's own rows only, whatever else narrows the list.
+        rows = self.incarnation.named_rows() if self.incarnation is not None else None
+        return queryset.filter(published_at__gte=value, stream_seq__gt=stream_seq_before(value, rows=rows))
 
 
 class ReplayPagination(pagination.CursorPagination):
@@ -302,7 +307,8 @@ class ContractView(APIView):
             cache_control = f"public, max-age={IMMUTABLE_CACHE_S}, immutable"
         else:
             cache_control = f"public, max-age={settings.CONTRACT_CACHE_S}"
-        wanted = {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
+        # A proxy that compresses weakens the tag (`W/"…"`); for a 304 a weak match is enough (RFC 9110).
+        wanted = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
         response = HttpResponse(status=304) if etag in wanted or "*" in wanted else HttpResponse(data, content_type)
         response["ETag"] = etag
         response["Cache-Control"] = cache_control

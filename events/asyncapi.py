@@ -14,6 +14,7 @@ the envelope schemas use means the same in both drafts; `tests/events/test_async
 schema uses any other.
 """
 
+import functools
 import json
 from typing import Any
 
@@ -234,11 +235,16 @@ def asyncapi_document() -> dict[str, Any]:
     }
 
 
+@functools.cache
 def render_asyncapi_yaml() -> str:
-    """The text of `docs/asyncapi.yaml` (and `/events/asyncapi.yaml`): the same registry gives the same bytes."""
+    """The text of `docs/asyncapi.yaml` (and `/events/asyncapi.yaml`): the same registry gives the same bytes.
+
+    Kept once rendered (tens of milliseconds of YAML): nothing in it changes while the process runs.
+    """
     return yaml.safe_dump(asyncapi_document(), sort_keys=False, allow_unicode=True)
 
 
+@functools.cache
 def render_asyncapi_json() -> str:
     """The text of `/events/asyncapi.json`: indented JSON with a final newline."""
     return json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n"

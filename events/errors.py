@@ -30,3 +30,10 @@ class StreamRecreated(ServiceError):
 
     code = "stream_recreated"
     kind = ErrorKind.CONFLICT
+
+
+class UnknownIncarnation(ServiceError):
+    """A replay of a stream incarnation (creation time) the hub never published to: a wrong value, most likely."""
+
+    code = "unknown_stream_incarnation"
+    kind = ErrorKind.INVALID

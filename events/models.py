@@ -61,6 +61,20 @@ class OutboxEvent(models.Model):
             models.Index(
                 fields=["stream_seq"], condition=models.Q(status="published"), name="outbox_published_seq_idx"
             ),
+            # The replay (`/events/?after=`) of one stream incarnation pages its rows in stream order.
+            models.Index(
+                fields=["stream_created", "stream_seq"],
+                condition=models.Q(status="published"),
+                name="outbox_incarnation_seq_idx",
+            ),
+            # Published rows that name no incarnation (published before the hub recorded them, or when
+            # the server did not say; the relay names them): whether a replay must mix any in is one
+            # look here, and so is the relay's search for rows to name.
+            models.Index(
+                fields=["published_at"],
+                condition=models.Q(status="published", stream_created__isnull=True),
+                name="outbox_unlabelled_idx",
+            ),
             # The replay from a time (`/events/?since=`): a recent `since` reads its few rows here
             # instead of walking every older published row in stream order.
             models.Index(

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import datetime as dt
 import functools
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -116,6 +116,8 @@ SKIPPED = PublishResult(ok=False, skipped=True, error="NATS_URL is not set; even
 # The nats-py client internals `_Connection._publish_one` writes through (nats-py 2.16 has them).
 _RAW_PUBLISH_NEEDS = ("_send_command", "_flush_pending", "_flush_queue", "max_payload", "stats")
 _SUBJECT_INVALID = re.compile(r"[ \t\r\n]")
+# How long a connection trusts the stream's creation time it read before reading it again.
+INCARNATION_TTL_S = 5.0
 # Marker for "no responders": no stream listens on the subject (yet).
 _NO_STREAM = PublishResult(ok=False, unavailable=True, error="No stream covers the subject.")
 
@@ -155,21 +157,21 @@ class _Unavailable(Exception):
 class _Connection:
     """A NATS client plus one wildcard reply subscription that resolves many PubAcks in flight."""
 
-    def __init__(self, url: str, stream: str) -> None:
+    def __init__(self, url: str, stream: str, info_timeout: float = 1.0) -> None:
         self.url = url
         self.stream = stream
+        self.info_timeout = info_timeout
         self.nc: Any = None
         self.prefix = ""
         self.pending: dict[str, asyncio.Future[PublishResult]] = {}
         self._tokens = itertools.count()
         self.raw_publish = False
-        # The incarnation of the stream this connection's PubAcks are about (its creation time), and
-        # the highest sequence acknowledged in it: a lower one means the stream was recreated.
+        # The incarnation of the stream this connection's PubAcks are about (its creation time, None
+        # when unknown), when it was last read, and the last new sequence acknowledged in it.
         self.stream_created: dt.datetime | None = None
+        self._created_read_at = -math.inf
+        self._created_tried_at = -math.inf
         self.last_seq = 0
-        # Batches in flight on this connection, and whether the current one overlapped another.
-        self._batches = 0
-        self._overlapped = False
 
     async def open(self, connect_timeout: float) -> None:
         # No automatic reconnect: while the server is away a publish must fail fast, not queue up.
@@ -241,9 +243,32 @@ class _Connection:
             else:
                 future.set_result(_retry(text))
             return
-        future.set_result(
-            PublishResult(ok=True, stream_seq=response.get("seq"), duplicate=bool(response.get("duplicate")))
-        )
+        seq, duplicate = response.get("seq"), bool(response.get("duplicate"))
+        created = await self._incarnation_of(int(seq or 0), duplicate=duplicate)
+        future.set_result(PublishResult(ok=True, stream_seq=seq, duplicate=duplicate, stream_created=created))
+
+    async def _incarnation_of(self, seq: int, *, duplicate: bool) -> dt.datetime | None:
+        """The stream incarnation (creation time) a PubAck's sequence belongs to.
+
+        PubAcks of one connection arrive in the order its messages were written, and sequences only
+        grow within one stream: a new (not duplicate) sequence at or below the previous one means the
+        stream was deleted and created again between the two, so its creation time is read anew
+        (unknown, None, if the server does not say then). A creation time older than
+        `INCARNATION_TTL_S` is read again too, for a stream recreated by someone else while this
+        connection published nothing; so do the relay's probes. A failed read keeps the last known
+        one and is not tried again for a second.
+        """
+        if duplicate:
+            return self.stream_created
+        went_back = seq <= self.last_seq
+        self.last_seq = seq
+        now = time.monotonic()
+        if went_back:
+            self.stream_created = None
+            await self.refresh_stream_created()
+        elif now - self._created_read_at > INCARNATION_TTL_S and now - self._created_tried_at > 1.0:
+            await self.refresh_stream_created()
+        return self.stream_created
 
     async def _publish_one(self, message: OutgoingMessage, reply: str) -> None:
         """`nc.publish(subject, payload, reply, headers)`, writing the message's pre-encoded header section.
@@ -277,14 +302,6 @@ class _Connection:
 
     async def publish_all(self, messages: Sequence[OutgoingMessage], timeout: float) -> list[PublishResult]:
         """Write every message out, then await all PubAcks together (bounded by `timeout`)."""
-        self._batches += 1
-        self._overlapped = self._batches > 1
-        try:
-            return await self._publish_all(messages, timeout)
-        finally:
-            self._batches -= 1
-
-    async def _publish_all(self, messages: Sequence[OutgoingMessage], timeout: float) -> list[PublishResult]:
         loop = asyncio.get_running_loop()
         results: list[PublishResult | None] = [None] * len(messages)
         waiting: list[tuple[int, str, asyncio.Future[PublishResult]]] = []
@@ -307,12 +324,9 @@ class _Connection:
             waiting.append((index, token, future))
         if waiting:
             await asyncio.wait([future for _, _, future in waiting], timeout=timeout)
-        acknowledged: list[tuple[int, PublishResult]] = []
         for index, token, future in waiting:
             if future.done():
                 results[index] = future.result()
-                if future.result().ok:
-                    acknowledged.append((index, future.result()))
             else:
                 self.pending.pop(token, None)
                 future.cancel()
@@ -322,48 +336,22 @@ class _Connection:
                     unavailable=True,
                     error=f"No PubAck within {timeout:g} s (outcome unknown; retried with the same id).",
                 )
-        if acknowledged:
-            await self._label_incarnation(acknowledged, results, timeout, alone=not self._overlapped)
         return [result if result is not None else _transient("Not published.") for result in results]
 
-    async def _label_incarnation(
-        self,
-        acknowledged: list[tuple[int, PublishResult]],
-        results: list[PublishResult | None],
-        timeout: float,
-        *,
-        alone: bool,
-    ) -> None:
-        """Name on each acknowledged result the stream incarnation (creation time) its sequence belongs to.
-
-        The connection learns the incarnation when it opens, when it creates the stream (the usual
-        way a deleted stream comes back: the next publish finds it missing) and on every relay sweep's
-        probe. Between those, sequences tell: they only grow within one stream, so a new (not
-        duplicate) sequence at or below the last one this connection saw means the stream was created
-        again, and its creation time is read anew before the batch is labelled. That comparison holds
-        only for a batch no other batch overlapped on the connection (acknowledgements of concurrent
-        batches interleave); an overlapped batch relies on the sweep's probe.
-        """
-        sequences = [result.stream_seq or 0 for _, result in acknowledged if not result.duplicate]
-        went_back = alone and bool(sequences) and min(sequences) <= self.last_seq
-        if self.stream_created is None or went_back:
-            await self.refresh_stream_created(timeout)
-        if sequences:
-            self.last_seq = max(sequences) if went_back else max(self.last_seq, *sequences)
-        for index, result in acknowledged:
-            results[index] = dataclasses.replace(result, stream_created=self.stream_created)
-
-    async def refresh_stream_created(self, timeout: float) -> None:
-        """Read the stream's creation time (its incarnation); None when the server does not say."""
+    async def refresh_stream_created(self) -> None:
+        """Read the stream's creation time (its incarnation); on failure keep what was known."""
+        self._created_tried_at = time.monotonic()
         try:
-            info = await self.nc.jetstream(timeout=timeout).stream_info(self.stream)
+            info = await self.nc.jetstream(timeout=self.info_timeout).stream_info(self.stream)
         except Exception as exc:
             logger.warning("Could not read the creation time of stream %s: %r", self.stream, exc)
-            self.stream_created = None
             return
-        if info.created != self.stream_created:
-            self.last_seq = 0
-        self.stream_created = info.created
+        self.learn_stream_created(info.created)
+
+    def learn_stream_created(self, created: dt.datetime | None) -> None:
+        """The stream's creation time as just read from the server."""
+        self._created_read_at = time.monotonic()
+        self.stream_created = created
 
     async def stream_missing(self, stream: str, timeout: float) -> bool:
         """True only when the server says the stream does not exist (any other answer: False)."""
@@ -397,10 +385,10 @@ class _Connection:
             if exc.err_code != STREAM_NAME_IN_USE:
                 raise
             logger.info("Stream %s already exists (created concurrently or elsewhere).", wanted.name)
-            await self.refresh_stream_created(timeout)
+            await self.refresh_stream_created()
             return
         logger.info("Ensured JetStream stream %s (subjects %s).", wanted.name, ", ".join(wanted.subjects))
-        self.stream_created, self.last_seq = info.created, 0
+        self.learn_stream_created(info.created)
 
     async def stream_state(self, wanted: StreamSettings, timeout: float) -> tuple[str, list[Drift]]:
         """`ok`, `drifted` (with how) or `missing`: the live stream against the settings."""
@@ -408,8 +396,7 @@ class _Connection:
             info = await self.nc.jetstream(timeout=timeout).stream_info(wanted.name)
         except nats.js.errors.NotFoundError:
             return "missing", []
-        if info.created != self.stream_created:
-            self.stream_created, self.last_seq = info.created, 0
+        self.learn_stream_created(info.created)
         drift = stream_drift(wanted, info.config)
         return ("drifted" if drift else "ok"), drift
 
@@ -541,7 +528,7 @@ class _Publisher:
             if connection is not None:
                 self._connection = None
                 await connection.close()
-            connection = _Connection(config.url, config.stream)
+            connection = _Connection(config.url, config.stream, config.connect_timeout)
             try:
                 await connection.open(config.connect_timeout)
             except Exception as exc:
@@ -702,6 +689,11 @@ def start_probe() -> PendingProbe:
     return PendingProbe(future, config.url, 2 * config.connect_timeout + 1)
 
 
+def probe_outcome() -> ProbeOutcome:
+    """`probe()` with what it found of the stream (its settings' drift and its creation time)."""
+    return start_probe().outcome()
+
+
 def probe() -> str:
     """Try NATS now, even while publishes back off; "" when it answers (or NATS_URL is unset), else the reason.
 
@@ -709,7 +701,7 @@ def probe() -> str:
     `NATS_CONNECT_TIMEOUT_S`. The relay calls this once per sweep, so an outage of any length ends
     with the first sweep after NATS returns, and a sweep during the outage touches no row.
     """
-    return start_probe().result()
+    return probe_outcome().reason
 
 
 def publish_messages(messages: Sequence[OutgoingMessage], *, timeout: float | None = None) -> list[PublishResult]:

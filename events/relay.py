@@ -37,6 +37,7 @@ from django.utils import timezone
 from events import metrics, publisher
 from events.models import OutboxEvent
 from events.publisher import OutgoingMessage, PublishResult, submit_messages
+from events.replay import label_unlabelled_rows
 from events.subjects import aggregate_of
 
 logger = logging.getLogger(__name__)
@@ -303,10 +304,12 @@ def relay_pending_events(
     them; each has its own database connection, and SKIP LOCKED claims keep them apart, so the
     database round trips of one overlap the others' work.
     """
-    unreachable = publisher.probe()
-    if unreachable:
-        logger.warning("Relay paused: %s", unreachable)
-        return RelayReport(errors=[unreachable])
+    probe = publisher.probe_outcome()
+    if probe.reason:
+        logger.warning("Relay paused: %s", probe.reason)
+        return RelayReport(errors=[probe.reason])
+    if probe.stream_created is not None:
+        label_unlabelled_rows(probe.stream_created)
     count = max(1, threads if threads is not None else settings.EVENTS_RELAY_THREADS)
     size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
     reports = [RelayReport() for _ in range(count)]

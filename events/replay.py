@@ -9,14 +9,18 @@ the outbox is left as it is: a replay is a copy, not a new delivery of the row.
 
 import datetime as dt
 import json
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
 
 from events import publisher
-from events.errors import StreamRecreated
+from events.errors import StreamRecreated, UnknownIncarnation
 from events.models import OutboxEvent
 from events.publisher import OutgoingMessage, publish_messages
 from events.subjects import aggregate_of
@@ -27,7 +31,7 @@ _SELECT_SQL = f"""
 SELECT id::text, subject, envelope::text, coalesce(envelope->>'timestamp', ''), stream_seq, aggregate
 FROM {TABLE}
 WHERE status = 'published' AND stream_seq IS NOT NULL AND published_at >= %(since)s
-    AND stream_seq > %(after)s {{only}}
+    AND stream_created IS NOT DISTINCT FROM %(incarnation)s AND stream_seq > %(after)s {{only}}
 ORDER BY stream_seq
 LIMIT %(limit)s
 """  # noqa: S608 - table name from the model, values are parameters
@@ -81,13 +85,17 @@ def stream_seq_before(since: dt.datetime, *, rows: QuerySet[OutboxEvent] | None 
     row marked at or after `since` did, so its sequence bounds them all; the last such row is one
     read backwards on the `published_at` index, and a replay from a time reads only the rows of
     that quarter hour before it. `rows` narrows the search to one stream incarnation: sequences of
-    another bound nothing, so only rows that name their incarnation serve as the bound there.
+    another bound nothing.
     """
-    candidates = OutboxEvent.objects.all() if rows is None else rows.filter(stream_created__isnull=False)
+    try:
+        before = since - MARK_DELAY_BOUND
+    except OverflowError:  # a `since` at the start of time: nothing is older
+        return -1
+    candidates = OutboxEvent.objects.all() if rows is None else rows
     seq = (
         candidates.filter(
             status=OutboxEvent.Status.PUBLISHED,
-            published_at__lte=since - MARK_DELAY_BOUND,
+            published_at__lte=before,
             stream_seq__isnull=False,
         )
         .order_by("-published_at")
@@ -97,62 +105,170 @@ def stream_seq_before(since: dt.datetime, *, rows: QuerySet[OutboxEvent] | None 
     return -1 if seq is None else int(seq)
 
 
-def current_stream_created() -> dt.datetime | None:
+# How long a process trusts the live stream's creation time it read for a replay request.
+CURRENT_INCARNATION_TTL_S = 5.0
+_current_lock = threading.Lock()
+_current: tuple[float, dt.datetime | None] | None = None
+
+
+def current_stream_created(*, fresh: bool = False) -> dt.datetime | None:
     """The incarnation (creation time) of the live stream; else that of the latest published row; else None.
 
-    The stream is asked first (on the process's publisher connection, bounded by the connect
-    timeout): a stream recreated since the last publish is known there before any row names it.
+    The stream is asked first, on the process's publisher connection (bounded by the connect
+    timeout), and the answer kept for `CURRENT_INCARNATION_TTL_S`, so the pages of a replay do not
+    each wait on NATS: a stream recreated since the last publish is known there before any row
+    names it. `fresh` asks the stream even inside that time.
     """
-    outcome = publisher.start_probe().outcome()
-    if outcome.stream_created is not None:
-        return outcome.stream_created
-    latest = (
-        OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED, stream_created__isnull=False)
-        .order_by("-published_at")
-        .values_list("stream_created", flat=True)
-        .first()
-    )
-    return latest
+    global _current
+    with _current_lock:
+        if not fresh and _current is not None and time.monotonic() - _current[0] < CURRENT_INCARNATION_TTL_S:
+            return _current[1]
+    created = publisher.start_probe().outcome().stream_created
+    if created is None:
+        created = (
+            OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED, stream_created__isnull=False)
+            .order_by("-published_at")
+            .values_list("stream_created", flat=True)
+            .first()
+        )
+    with _current_lock:
+        _current = (time.monotonic(), created)
+    return created
 
 
-def in_incarnation(
-    queryset: QuerySet[OutboxEvent], *, stream_created: dt.datetime | None, after: int | None
-) -> QuerySet[OutboxEvent]:
-    """Published rows of one stream incarnation: `stream_created`'s, or the current one's.
+def forget_current_stream_created() -> None:
+    """Drop the cached live incarnation (tests)."""
+    global _current
+    with _current_lock:
+        _current = None
+
+
+@dataclass(frozen=True)
+class Incarnation:
+    """A stream incarnation a replay reads: its creation time (None: the rows that name none) and its rows."""
+
+    created: dt.datetime | None
+    rows: Q
+
+    def named_rows(self) -> QuerySet[OutboxEvent]:
+        """Its published rows that name it: where a bound in stream order may be looked for."""
+        return OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED, stream_created=self.created)
+
+
+def incarnation_rows(*, stream_created: dt.datetime | None, after: int | None) -> Incarnation:
+    """The published rows of one stream incarnation: `stream_created`'s, or the live one's.
 
     A stream sequence means something only within its incarnation: `?after=` from a former one is
-    refused (`StreamRecreated`, 409) and the caller replays by time instead. Asked for the current
-    incarnation (or none), rows published before the hub recorded incarnations (null) come too.
+    refused (`StreamRecreated`, 409) and the caller replays it by time; an incarnation the hub never
+    published to is `UnknownIncarnation` (400), never an empty answer a consumer would take for
+    "nothing missed". A row with no incarnation (published before the hub recorded them, or when
+    the server did not say) belongs to the incarnation that existed when it was published: the
+    latest one created before it.
     """
     current = current_stream_created()
-    if stream_created is not None and current is None:
-        # Nothing says which incarnation is live (NATS away and no row names one): rows of the one
-        # asked for, and those that predate incarnations.
-        return queryset.filter(Q(stream_created=stream_created) | Q(stream_created__isnull=True))
     if stream_created is not None and stream_created != current:
+        current = current_stream_created(fresh=True)  # before refusing, make sure of the live one
+    wanted = stream_created or current
+    if stream_created is not None and current is not None and stream_created != current:
+        known = OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED, stream_created=stream_created)
+        if not known.exists():
+            raise UnknownIncarnation(
+                f"No event was published to a stream created at {stream_created.isoformat()}; the live stream "
+                f"was created at {current.isoformat()}. Pass the creation time exactly as JetStream reports it "
+                "(`StreamInfo.created`, microseconds, e.g. 2026-12-07T17:02:24.623705Z)."
+            )
         if after is not None:
             raise StreamRecreated(
                 f"Stream sequence {after} belongs to the stream created at {stream_created.isoformat()}; "
-                f"the stream was created again"
-                + (f" at {current.isoformat()}" if current else "")
-                + ", and its sequences started over. Replay the former stream by time instead: "
+                f"the stream was created again at {current.isoformat()}, and its sequences started over. "
+                "Replay the former stream by time instead: "
                 f"?since=<the time of your last handled event>&stream_created={stream_created.isoformat()}."
             )
-        return queryset.filter(stream_created=stream_created)
-    if current is None:
-        return queryset
-    return queryset.filter(Q(stream_created=current) | Q(stream_created__isnull=True))
+    if wanted is None:
+        # Nothing names an incarnation yet: every published row is of the one stream there was.
+        return Incarnation(None, Q(stream_created__isnull=True))
+    rows = Q(stream_created=wanted)
+    later = (
+        OutboxEvent.objects.filter(
+            status=OutboxEvent.Status.PUBLISHED, stream_created__isnull=False, stream_created__gt=wanted
+        )
+        .order_by("stream_created")
+        .values_list("stream_created", flat=True)
+        .first()
+    )
+    unlabelled = Q(stream_created__isnull=True, published_at__gte=wanted)
+    if later is not None:
+        unlabelled &= Q(published_at__lt=later)
+    if OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED).filter(unlabelled).exists():
+        rows |= unlabelled
+    return Incarnation(wanted, rows)
 
 
-def published_events(*, since: dt.datetime, subject: str = "", after: int = -1, limit: int = 500) -> list[StoredEvent]:
-    """Up to `limit` rows published at or after `since` (of `subject`, if given), after stream sequence `after`."""
-    after = max(after, stream_seq_before(since))
+def label_unlabelled_rows(created: dt.datetime, *, limit: int = 5000) -> int:
+    """Name the live incarnation on up to `limit` published rows that name none and were published after its creation.
+
+    The relay calls this each sweep, so rows published before the hub recorded incarnations (or
+    while the server did not say) soon read from the one index a replay walks; rows published
+    before `created` belong to an earlier stream and stay unnamed until they are pruned.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_LABEL_SQL, {"created": created, "limit": limit})
+        return int(cursor.rowcount)
+
+
+_LABEL_SQL = f"""
+UPDATE {TABLE} SET stream_created = %(created)s
+WHERE id IN (
+    SELECT id FROM {TABLE}
+    WHERE status = 'published' AND stream_created IS NULL AND published_at >= %(created)s
+    LIMIT %(limit)s
+)
+"""  # noqa: S608 - table name from the model, values are parameters
+
+
+def incarnations_since(since: dt.datetime) -> list[dt.datetime | None]:
+    """The stream incarnations rows published at or after `since` went to, in the order they existed.
+
+    Rows that name none come first: the relay names every row published to the live stream, so
+    those left are of a stream older than any named one.
+    """
+    named = sorted(
+        {
+            created
+            for created in OutboxEvent.objects.filter(
+                status=OutboxEvent.Status.PUBLISHED, published_at__gte=since, stream_created__isnull=False
+            ).values_list("stream_created", flat=True)
+            if created is not None
+        }
+    )
+    unnamed = OutboxEvent.objects.filter(
+        status=OutboxEvent.Status.PUBLISHED, published_at__gte=since, stream_created__isnull=True
+    ).exists()
+    return ([None] if unnamed else []) + list(named)
+
+
+def published_events(
+    *,
+    since: dt.datetime,
+    incarnation: dt.datetime | None,
+    subject: str = "",
+    after: int = -1,
+    limit: int = 500,
+) -> list[StoredEvent]:
+    """Up to `limit` rows of one stream incarnation published at or after `since` (of `subject`), after `after`."""
+    rows = OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED, stream_created=incarnation)
+    after = max(after, stream_seq_before(since, rows=rows))
     with connection.cursor() as cursor:
         only = "AND subject = %(subject)s" if subject else ""
-        cursor.execute(
-            _SELECT_SQL.format(only=only), {"since": since, "subject": subject, "after": after, "limit": limit}
-        )
-        rows = cursor.fetchall()
+        parameters: dict[str, Any] = {
+            "since": since,
+            "subject": subject,
+            "after": after,
+            "limit": limit,
+            "incarnation": incarnation,
+        }
+        cursor.execute(_SELECT_SQL.format(only=only), parameters)
+        found = cursor.fetchall()
     return [
         StoredEvent(
             id=row_id,
@@ -163,19 +279,26 @@ def published_events(*, since: dt.datetime, subject: str = "", after: int = -1, 
             # Rows published before the outbox kept aggregates have none: read it from the envelope.
             aggregate=aggregate or aggregate_of(name, json.loads(envelope).get("attributes") or {}),
         )
-        for row_id, name, envelope, timestamp, seq, aggregate in rows
+        for row_id, name, envelope, timestamp, seq, aggregate in found
     ]
+
+
+def stored_batches(*, since: dt.datetime, subject: str = "", size: int = 500) -> Iterator[list[StoredEvent]]:
+    """Every row published at or after `since`, in publish order: incarnation by incarnation, each in stream order."""
+    for incarnation in incarnations_since(since):
+        after = -1
+        while batch := published_events(since=since, incarnation=incarnation, subject=subject, after=after, limit=size):
+            yield batch
+            after = batch[-1].stream_seq
 
 
 def replay_plan(*, since: dt.datetime, subject: str = "") -> ReplayReport:
     """What a replay would send, without sending: the count and the first and last ids."""
     report = ReplayReport()
-    after = -1
-    while batch := published_events(since=since, subject=subject, after=after, limit=5000):
+    for batch in stored_batches(since=since, subject=subject, size=5000):
         report.first_id = report.first_id or batch[0].id
         report.last_id, report.last_stream_seq = batch[-1].id, batch[-1].stream_seq
         report.sent += len(batch)
-        after = batch[-1].stream_seq
     return report
 
 
@@ -185,10 +308,8 @@ def replay_published_events(*, since: dt.datetime, subject: str = "", batch_size
     `NATS_URL` must be set (the caller checks). On a refusal `errors` says why and
     `last_stream_seq` is the last row sent successfully, so nothing before it needs replaying again.
     """
-    size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
     report = ReplayReport()
-    after = -1
-    while batch := published_events(since=since, subject=subject, after=after, limit=size):
+    for batch in stored_batches(since=since, subject=subject, size=batch_size or settings.EVENTS_RELAY_BATCH_SIZE):
         results = publish_messages([event.message() for event in batch])
         for event, result in zip(batch, results, strict=True):
             if not result.ok:
@@ -201,5 +322,4 @@ def replay_published_events(*, since: dt.datetime, subject: str = "", batch_size
                 report.duplicates += 1
             else:
                 report.stored += 1
-        after = batch[-1].stream_seq
     return report

@@ -44,6 +44,7 @@ class StreamSettings:
         merged = StreamConfig.from_response(live.as_dict())
         merged.subjects = sorted(set(live.subjects or []) | set(self.subjects))
         merged.max_age = float(self.max_age_s)
+        merged.discard = DiscardPolicy.OLD
         merged.duplicate_window = float(self.duplicate_window_s)
         merged.num_replicas = self.replicas
         return merged
@@ -96,4 +97,18 @@ def stream_drift(wanted: StreamSettings, live: StreamConfig) -> list[Drift]:
         drift.append(Drift("storage", StorageType.FILE.value, _name(live.storage)))
     if _name(live.retention) != RetentionPolicy.LIMITS.value:
         drift.append(Drift("retention", RetentionPolicy.LIMITS.value, _name(live.retention)))
+    if live.discard is not None and _name(live.discard) != DiscardPolicy.OLD.value:
+        drift.append(Drift("discard", DiscardPolicy.OLD.value, _name(live.discard)))
     return drift
+
+
+def settings_problems(wanted: StreamSettings) -> list[str]:
+    """What JetStream would refuse in these settings (a duplicate window longer than the max age)."""
+    if 0 < wanted.max_age_s < wanted.duplicate_window_s:
+        return [
+            f"NATS_STREAM_DUPLICATE_WINDOW_S ({wanted.duplicate_window_s}) is longer than NATS_STREAM_MAX_AGE_S "
+            f"({wanted.max_age_s}): JetStream refuses such a stream."
+        ]
+    if wanted.duplicate_window_s <= 0 or wanted.replicas < 1:
+        return ["NATS_STREAM_DUPLICATE_WINDOW_S and NATS_STREAM_REPLICAS must be positive."]
+    return []

@@ -231,17 +231,44 @@ class Consumer:
             return True
         self.state.owe_replay(position)
         crash_point("after_marker")
-        if same_incarnation(position.stream_created, created):
-            logger.warning("Durable %s is missing: recreating it after %s.", self.config.durable, position)
-            await self._add_durable(DeliverPolicy.BY_START_SEQUENCE, start_seq=position.stream_seq + 1)
-        else:
-            logger.warning("Stream %s was recreated: durable reads the new one from its start.", self.config.stream)
-            await self._add_durable(DeliverPolicy.ALL)
+        until = await self._add_durable_after(position, created)
+        if until is None:
+            return False
         crash_point("after_durable")
-        if not await self._replay(position):
+        if not await self._replay(position, until_seq=until):
             return False
         self.state.clear_replay_owed()
         return True
+
+    async def _add_durable_after(self, position: Position, created: str) -> int | None:
+        """Create the durable where the stream still holds what follows `position`; the first sequence it delivers.
+
+        Same stream: from `position` + 1, or from the stream's first message if older ones are gone,
+        so the hub's replay covers only what the stream no longer holds. A recreated stream: from its
+        start (and the former one is replayed whole). If the stream is recreated while this runs, the
+        durable is made again on the new one. `None` if stopped first.
+        """
+        while True:
+            info = await self.js.stream_info(self.config.stream)
+            live = rfc3339(info.created) if info.created is not None else created
+            if same_incarnation(position.stream_created, live):
+                start = max(position.stream_seq + 1, int(info.state.first_seq or 1))
+                logger.warning("Durable %s is missing: recreating it from sequence %d.", self.config.durable, start)
+                await self._add_durable(DeliverPolicy.BY_START_SEQUENCE, start_seq=start)
+                until: int | None = start
+            else:
+                logger.warning("Stream %s was recreated: durable reads the new one from its start.", self.config.stream)
+                await self._add_durable(DeliverPolicy.ALL)
+                until = None  # the former stream is gone: replay all of it after the position
+            again = await self.js.stream_info(self.config.stream)
+            if again.created == info.created:
+                self.stream_created = live
+                return until if until is not None else 0
+            logger.warning("Stream %s was recreated while its durable was made: making it again.", self.config.stream)
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self.js.delete_consumer(self.config.stream, self.config.durable)
+            if self.stop.is_set():
+                return None
 
     async def _add_durable(self, policy: DeliverPolicy, start_seq: int | None = None) -> None:
         config = ConsumerConfig(
@@ -359,22 +386,28 @@ class Consumer:
             advance=not delivery.replayed,
         )
 
-    async def _replay(self, owed: Position) -> bool:
-        """Offer every event the hub published after `owed` in its stream incarnation; False if stopped first."""
+    async def _replay(self, owed: Position, *, until_seq: int = 0) -> bool:
+        """Offer what the hub published after `owed` in its stream incarnation, below `until_seq` if not 0.
+
+        `until_seq` is where the new durable starts in the same stream: from there on the durable
+        delivers, so the replay stops. False if stopped first.
+        """
         logger.info("Replaying from the hub after %s.", owed)
         try:
-            return await self._replay_pages(self.hub.after_url(owed), owed)
+            return await self._replay_pages(self.hub.after_url(owed), owed, until_seq)
         except StreamRecreated:
             logger.info("Stream incarnation %s is gone: replaying it by time.", owed.stream_created)
-            return await self._replay_pages(self.hub.since_url(owed), owed)
+            return await self._replay_pages(self.hub.since_url(owed), owed, 0)
 
-    async def _replay_pages(self, url: str | None, owed: Position) -> bool:
+    async def _replay_pages(self, url: str | None, owed: Position, until_seq: int) -> bool:
         while url is not None:
             page = await self._replay_page(url)
             if page is None:
                 return False
             for item in page["results"]:
                 delivery = replayed_delivery(item, owed.stream_created)
+                if until_seq and delivery.position.stream_seq >= until_seq:
+                    return True  # pages are in stream order: the durable delivers the rest
                 if not delivery.position.is_after(owed):
                     continue
                 if self.stop.is_set():

@@ -102,8 +102,15 @@ class State:
     def set_aside(
         self, kind: str, where: Position, *, event_id: str | None, subject: str, reason: str, advance: bool
     ) -> None:
-        """Record a poison or dead event (found at `where`) for an operator; move the position past it if `advance`."""
+        """Record a poison or dead event (found at `where`) for an operator; move the position past it if `advance`.
+
+        Its id counts as dealt with, like a handled one: a later delivery of it (the durable after a
+        replay) is not handed to the handler after events that came after it.
+        """
         with self._transaction():
+            if event_id is not None and not self.seen(event_id):
+                cursor = self.db.execute("INSERT INTO handled (event_id) VALUES (?)", (event_id,))
+                self.db.execute("DELETE FROM handled WHERE n <= ?", ((cursor.lastrowid or 0) - self.dedupe_window,))
             self.db.execute(
                 "INSERT OR REPLACE INTO set_aside VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (

@@ -14,6 +14,7 @@ import nats.js.errors
 import pytest
 
 from events.publisher import nats_servers, reset_publisher
+from events.replay import forget_current_stream_created
 from events.subjects import REGISTRY
 from statehub import devservers
 from statehub.devservers import free_port
@@ -108,6 +109,14 @@ class JetStreamProbe:
         for message in result:
             check_contract(message)
         return result
+
+
+@pytest.fixture(autouse=True)
+def _fresh_live_incarnation() -> Iterator[None]:
+    """Each test asks the live stream its incarnation anew (the replay keeps it a few seconds)."""
+    forget_current_stream_created()
+    yield
+    forget_current_stream_created()
 
 
 @pytest.fixture

@@ -281,7 +281,7 @@ def test_when_every_batch_comes_back_unavailable_the_drain_stops_after_one(
         register(f"repo-{number}")
     settings.NATS_URL = closed_nats_url
     # NATS answered the sweep's probe, then went away before the first batch.
-    monkeypatch.setattr(publisher, "probe", lambda: "")
+    monkeypatch.setattr(publisher, "probe_outcome", lambda: publisher.ProbeOutcome(""))
 
     report = relay_pending_events(batch_size=1, threads=1)
 

@@ -7,10 +7,11 @@ from typing import Any
 import nats
 import pytest
 from django.core.management import CommandError, call_command
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from rest_framework.test import APIClient
 
 from events import health
+from events.checks import stream_settings_check
 from events.publisher import nats_servers
 from events.relay import relay_pending_events
 from events.stream import stream_drift, wanted_stream
@@ -138,3 +139,19 @@ def test_drift_names_subjects_replicas_and_storage() -> None:
         "replicas": "replicas: wanted 1, live 3",
         "storage": "storage: wanted file, live memory",
     }
+
+
+def test_a_duplicate_window_longer_than_the_max_age_fails_the_system_checks(settings: Any) -> None:
+    settings.NATS_STREAM_MAX_AGE_S = 3600
+
+    errors = stream_settings_check(None)
+
+    assert [error.id for error in errors] == ["events.E001"]
+    assert "longer than NATS_STREAM_MAX_AGE_S" in errors[0].msg
+
+
+def test_discard_new_is_drift() -> None:
+    live = wanted_stream().config()
+    live.discard = DiscardPolicy.NEW
+
+    assert [str(difference) for difference in stream_drift(wanted_stream(), live)] == ["discard: wanted old, live new"]

@@ -22,6 +22,7 @@ from rest_framework.authtoken.models import Token
 from events import relay
 from events.models import OutboxEvent
 from events.publisher import reset_publisher
+from events.replay import forget_current_stream_created
 from reference_consumer.state import State
 from statehub import devservers
 
@@ -30,6 +31,14 @@ STREAM = "RC_TEST_EVENTS"
 DURABLE = "rc-test"
 WAIT_S = 60
 T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_live_incarnation() -> Iterator[None]:
+    """Each test's hub asks the live stream its incarnation anew (the replay keeps it a few seconds)."""
+    forget_current_stream_created()
+    yield
+    forget_current_stream_created()
 
 
 def poll(condition: Callable[[], T], what: str, seconds: float = WAIT_S) -> T:

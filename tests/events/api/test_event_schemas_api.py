@@ -61,6 +61,10 @@ def test_a_matching_etag_answers_304_with_no_body(anon_api: APIClient) -> None:
     assert again.content == b""
     assert again["ETag"] == first["ETag"]
     assert other.status_code == 200
+    weak = anon_api.get(
+        "/events/schemas/org.statehub.repo.registered/1.0.json", HTTP_IF_NONE_MATCH="W/" + first["ETag"]
+    )
+    assert weak.status_code == 304  # a compressing proxy weakens the tag
 
 
 def test_an_archived_version_is_served_from_its_file(

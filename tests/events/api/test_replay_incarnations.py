@@ -94,3 +94,49 @@ def test_a_stream_recreated_while_this_process_was_idle_is_noticed_by_the_next_s
 
     row = OutboxEvent.objects.get(pk=row_id)
     assert (row.stream_seq, row.stream_created) == (6, created)
+
+
+def test_an_incarnation_the_hub_never_published_to_is_a_400_not_an_empty_answer(
+    jetstream: Any, reader_api: APIClient
+) -> None:
+    register("a")
+    seconds_only = jetstream.info().created.replace(microsecond=0) - dt.timedelta(seconds=1)
+
+    for query in ({"after": "0"}, {"since": "2026-01-01T00:00:00Z"}):
+        response = reader_api.get("/events/", {**query, "stream_created": seconds_only.isoformat()})
+        assert response.status_code == 400
+        assert response.json()["code"] == "unknown_stream_incarnation"
+
+
+def test_rows_that_name_no_incarnation_belong_to_the_stream_that_existed_when_they_were_published(
+    jetstream: Any, reader_api: APIClient
+) -> None:
+    [old] = register("a")
+    first = jetstream.info().created
+    jetstream.delete_stream()
+    [new] = register("b")
+    second = jetstream.info().created
+    # As rows published before the hub recorded incarnations: neither names one.
+    OutboxEvent.objects.update(stream_created=None)
+
+    live = reader_api.get("/events/", {"after": "0"}).json()
+    former = reader_api.get("/events/", {"since": "2026-01-01T00:00:00Z", "stream_created": first.isoformat()})
+
+    assert result_ids(live) == [new]
+    assert former.status_code == 400  # nothing names the former stream any more: the hub cannot tell
+    # The relay's next sweep names the live stream on the rows published since it was created.
+    relay_pending_events()
+    assert OutboxEvent.objects.get(pk=new).stream_created == second
+    assert OutboxEvent.objects.get(pk=old).stream_created is None
+
+
+def test_replay_events_re_publishes_each_incarnation_in_its_own_order(jetstream: Any) -> None:
+    before = register("a", "b")
+    jetstream.delete_stream()
+    after = register("c")
+    jetstream.delete_stream()  # a third stream, empty: the replay puts all three events on it
+
+    out = io.StringIO()
+    call_command("replay_events", "--since", "2026-01-01T00:00:00Z", stdout=out)
+
+    assert [message.envelope["id"] for message in jetstream.messages()] == before + after

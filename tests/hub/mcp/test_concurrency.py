@@ -22,7 +22,7 @@ def _slow_checkout(root: Path) -> Path:
     workplans = root / "workplans"
     workplans.mkdir(parents=True)
     heavy = "".join(f"  - {{a: {i}, b: c}}\n" for i in range(7000))
-    for number in range(1, 13):
+    for number in range(1, 37):
         (workplans / f"SLOW-WP-{number:04d}.md").write_text(f"---\nid: SLOW-WP-{number:04d}\nnotes:\n{heavy}---\n")
     return root
 
@@ -63,8 +63,7 @@ def test_a_long_consistency_check_does_not_block_another_clients_call(http_serve
 
     finished = anyio.run(_long_and_short_calls, http_server, token.key)
 
+    # The short call, sent while the long one runs (seconds of parsing), is answered first: had the
+    # server served one call at a time, it would have waited for the long one and come second.
     assert [name for name, _, _ in finished] == ["get_next_steps", "check_repo_consistency"]
     assert not any(is_error for _, _, is_error in finished)
-    short_done, long_done = finished[0][1], finished[1][1]
-    assert short_done < 2.5
-    assert long_done > short_done + 0.5  # the long call really was still running
