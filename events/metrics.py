@@ -17,6 +17,10 @@ PUBLISH_FAILURES = Counter(
     "Failed publish attempts, by kind (unavailable: NATS away, not counted against the event; retry or permanent).",
     ["kind"],
 )
+PUBLISH_FALLBACKS = Counter(
+    "statehub_events_publish_fallbacks",
+    "Messages the publisher's raw write failed on and nats-py's public publish() sent instead.",
+)
 COMMIT_TO_ACK_SECONDS = Histogram(
     "statehub_events_commit_to_ack_seconds",
     "Time from recording an event to its PubAck.",
@@ -33,6 +37,14 @@ def count_outcome(outcome: str, amount: int = 1) -> None:
                 PUBLISH_FAILURES.labels(kind=outcome).inc(amount)
     except Exception:
         logger.debug("Could not count publish outcome", exc_info=True)
+
+
+def count_fallback() -> None:
+    """Count one fallback from the raw write to the public publish; an error here is logged, never raised."""
+    try:
+        PUBLISH_FALLBACKS.inc()
+    except Exception:
+        logger.debug("Could not count a publish fallback", exc_info=True)
 
 
 def observe_latencies(seconds: Iterable[float]) -> None:

@@ -1,6 +1,7 @@
 """The low-level publisher: PubAcks, dedupe, stream creation, fast failure while NATS is down."""
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -9,8 +10,10 @@ from typing import Any
 import nats
 import pytest
 
-from events import publisher
+from events import metrics, nats_connection, publisher
+from events.nats_connection import Connection
 from events.publisher import OutgoingMessage, PublishResult, publish_event, publish_messages, subject_matches
+from events.publisher_loop import PublisherLoop
 from events.stream import wanted_stream
 from tests.events.contract import repo_registered_envelope
 
@@ -64,11 +67,11 @@ def test_a_batch_is_published_pipelined_with_distinct_sequences(jetstream: Any) 
 def test_two_processes_creating_the_missing_stream_concurrently_both_succeed(jetstream: Any, settings: Any) -> None:
     # Two independent publishers (own loop, own connection), as in two worker processes.
     config = publisher._config(None)
-    creators = [publisher._Publisher(), publisher._Publisher()]
+    creators = [PublisherLoop(), PublisherLoop()]
     results: list[list[PublishResult]] = []
     start_together = threading.Barrier(2)
 
-    def publish(creator: publisher._Publisher) -> None:
+    def publish(creator: PublisherLoop) -> None:
         start_together.wait(5)
         results.append(creator.submit([publisher.message_for(envelope())], config).result(15))
 
@@ -91,7 +94,7 @@ def test_an_existing_stream_with_other_settings_counts_as_ensured(jetstream: Any
     async def scenario() -> None:
         nc = await nats.connect(jetstream.url)
         await nc.jetstream().add_stream(name=jetstream.stream, subjects=["org.>"], max_msgs=1000)
-        connection = publisher._Connection(jetstream.url, jetstream.stream)
+        connection = Connection(jetstream.url, jetstream.stream)
         await connection.open(2)
         await connection.ensure_stream(wanted_stream(), 2)  # must not raise
         created.append(connection.stream_created)
@@ -274,7 +277,7 @@ def test_the_pre_encoded_header_section_is_what_nats_py_writes_for_the_headers(
     message = OutgoingMessage(subject, b'{"x": 1}', event_id, timestamp, aggregate)
 
     async def written() -> list[bytes]:
-        connection = publisher._Connection(jetstream.url, jetstream.stream)
+        connection = Connection(jetstream.url, jetstream.stream)
         await connection.open(2)
         assert connection.raw_publish
         commands: list[bytes] = []
@@ -294,3 +297,36 @@ def test_the_pre_encoded_header_section_is_what_nats_py_writes_for_the_headers(
     nats_py, ours = asyncio.run(written())
     assert ours == nats_py
     assert ours.startswith(f"HPUB {subject} _INBOX.x.1 ".encode())
+
+
+def test_the_raw_write_is_used_only_on_a_nats_py_version_it_was_proved_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The byte-for-byte test above runs on the installed nats-py: that is the version the gate names.
+    assert nats_connection.nats_py_version() in nats_connection.RAW_PUBLISH_VERSIONS
+    nats_connection.raw_publish_proved.cache_clear()
+    monkeypatch.setattr(nats_connection, "nats_py_version", lambda: "9.9.9")
+    try:
+        assert nats_connection.raw_publish_proved() is False
+    finally:
+        nats_connection.raw_publish_proved.cache_clear()
+
+
+def test_an_unexpected_error_in_the_raw_write_publishes_through_nats_py_and_says_so_once(
+    jetstream: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Connection, message: OutgoingMessage, reply: str) -> None:
+        raise AttributeError("'Client' object has no attribute '_flush_queue'")  # as a changed internal would
+
+    monkeypatch.setattr(Connection, "_write_raw", broken)
+    monkeypatch.setattr(nats_connection, "_raw_failure_logged", False)
+    fallbacks = metrics.PUBLISH_FALLBACKS._value.get()
+
+    with caplog.at_level(logging.ERROR, logger="events.nats_connection"):
+        first = publish_event("org.statehub.repo.registered", envelope())
+        second = publish_event("org.statehub.repo.registered", envelope())
+
+    assert first.ok and second.ok  # published, not taken for NATS being away
+    assert jetstream.count() == 2
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "falling back to the public publish()" in errors[0].getMessage()
+    assert metrics.PUBLISH_FALLBACKS._value.get() == fallbacks + 1  # the connection then stopped using it
