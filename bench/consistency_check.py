@@ -85,6 +85,9 @@ def register(repos: list[tuple[str, Path]]) -> None:
 def parse_baseline(repos: list[tuple[str, Path]]) -> float:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statehub.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret")
+    import django
+
+    django.setup()  # the workplan parser maps statuses through the transitions table, keyed by model
     from hub.workplans import parse_workplan, workplan_files
 
     started = time.perf_counter()

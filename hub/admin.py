@@ -17,7 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from hub import services
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from hub.services.decisions import RESOLUTION_FIELDS
-from hub.transitions import offered_statuses
+from hub.transitions import TRANSITIONS, offered_statuses
 from statehub.changelists import PagedChangelistMixin
 from statehub.errors import ServiceError
 
@@ -78,18 +78,15 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
     events_attribute: str | None = None
     events_key_field = "key"
 
-    # The transition table's name for this model's statuses; None for a model without any.
-    transition_kind: str | None = None
-
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, form=ServiceForm, **kwargs)
         form.service_call = staticmethod(type(self).service)  # type: ignore[attr-defined]
         form.actor = getattr(request.user, "username", "")  # type: ignore[attr-defined]
         status = form.base_fields.get("status")
-        if obj is not None and self.transition_kind and isinstance(status, forms.ChoiceField):
+        if obj is not None and self.model in TRANSITIONS and isinstance(status, forms.ChoiceField):
             # Offer only what the transition table allows from here (and staying put); the form
             # class is built for this request, so narrowing its field touches no other form.
-            offered = set(offered_statuses(self.transition_kind, obj.status))
+            offered = set(offered_statuses(self.model, obj.status))
             model_choices = type(obj)._meta.get_field("status").choices or []
             status.choices = [(value, label) for value, label in model_choices if value in offered]
         return form
@@ -164,7 +161,6 @@ class DomainAdmin(TrackedServiceAdmin):
     list_display = ["slug", "name", "status", "updated_at"]
     events_attribute = "domain_slug"
     events_key_field = "slug"
-    transition_kind = "domain"
     list_filter = ["status"]
     search_fields = ["slug", "name"]
     readonly_fields = ["id", "created_at", "updated_at"]
@@ -179,7 +175,6 @@ class RepoAdmin(TrackedServiceAdmin):
     list_display = ["slug", "name", "domain_link", "status", "last_synced_at"]
     events_attribute = "repo_slug"
     events_key_field = "slug"
-    transition_kind = "repo"
     list_filter = ["status", "domain"]
     search_fields = ["slug", "name", "remote_url"]
     list_select_related = ["domain"]
@@ -198,7 +193,6 @@ class RepoAdmin(TrackedServiceAdmin):
 class DomainGoalAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "domain_link", "status", "activated_at"]
     events_attribute = "goal_key"
-    transition_kind = "domain_goal"
     list_filter = ["status", "domain"]
     search_fields = ["key", "title"]
     list_select_related = ["domain"]
@@ -229,7 +223,6 @@ class TaskInline(admin.TabularInline):
 class WorkstreamAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "repo_link", "status", "priority", "owner", "updated_at"]
     events_attribute = "workstream_key"
-    transition_kind = "workstream"
     # No filter by repo: its sidebar would list every repo on every page (200 links at 4,000
     # workstreams); a repo's slug in the search box finds its workstreams instead.
     list_filter = ["status", "repo__domain"]
@@ -256,7 +249,7 @@ class WorkstreamAdmin(TrackedServiceAdmin):
 
     @admin.action(description="Complete selected workstreams", permissions=["change"])
     def complete_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self.change_each(request, queryset, {"status": "completed"}, "workstream(s) completed")
+        self.change_each(request, queryset, {"status": Workstream.Status.COMPLETED}, "workstream(s) completed")
 
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> Workstream:
@@ -267,7 +260,6 @@ class WorkstreamAdmin(TrackedServiceAdmin):
 class TaskAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "workstream_link", "status", "priority", "assignee", "missing_from_workplan_at"]
     events_attribute = "task_key"
-    transition_kind = "task"
     list_filter = ["status", "priority", "workstream__status"]
     search_fields = ["key", "title", "assignee"]
     list_select_related = ["workstream"]
@@ -282,7 +274,7 @@ class TaskAdmin(TrackedServiceAdmin):
 
     @admin.action(description="Cancel selected tasks", permissions=["change"])
     def cancel_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self.change_each(request, queryset, {"status": "cancel"}, "task(s) canceled")
+        self.change_each(request, queryset, {"status": Task.Status.CANCEL}, "task(s) canceled")
 
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> Task:
@@ -293,7 +285,6 @@ class TaskAdmin(TrackedServiceAdmin):
 class DecisionAdmin(TrackedServiceAdmin):
     list_display = ["key", "title", "status", "repo_link", "workstream_link", "resolved_at"]
     events_attribute = "decision_key"
-    transition_kind = "decision"
     list_filter = ["status"]
     search_fields = ["key", "title", "question"]
     list_select_related = ["repo", "workstream"]

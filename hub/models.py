@@ -49,12 +49,17 @@ def change_history(**options: Any) -> DoorHistoricalRecords:
     return DoorHistoricalRecords(bases=[HistoryEntry], get_user=current_user, **options)
 
 
+# Each model's statuses are defined at module level so that its `Meta` (whose body cannot see the
+# model's own namespace) builds the check constraint from the same enum: `Status.values`, in order.
+class DomainStatus(models.TextChoices):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
 class Domain(HubModel):
     """An area of the organisation (e.g. `custodian`) that owns repos and goals."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        ARCHIVED = "archived"
+    Status = DomainStatus
 
     slug = models.CharField(max_length=100, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
@@ -71,22 +76,22 @@ class Domain(HubModel):
                 name="domain_slug_format",
                 violation_error_message="Invalid domain slug.",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=["active", "archived"]),
-                name="domain_status_valid",
-            ),
+            models.CheckConstraint(condition=Q(status__in=DomainStatus.values), name="domain_status_valid"),
         ]
 
     def __str__(self) -> str:
         return self.slug
 
 
+class RepoStatus(models.TextChoices):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
 class Repo(HubModel):
     """A registered source repository whose workplan files the hub indexes."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        ARCHIVED = "archived"
+    Status = RepoStatus
 
     slug = models.CharField(max_length=100, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200, blank=True)
@@ -115,22 +120,25 @@ class Repo(HubModel):
                 name="repo_slug_format",
                 violation_error_message="Invalid repo slug.",
             ),
-            models.CheckConstraint(condition=Q(status__in=["active", "archived"]), name="repo_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=RepoStatus.values), name="repo_status_valid"),
         ]
 
     def __str__(self) -> str:
         return self.slug
 
 
+class DomainGoalStatus(models.TextChoices):
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    ACHIEVED = "achieved"
+    ARCHIVED = "archived"
+
+
 class DomainGoal(HubModel):
     """A goal of a domain; at most one is active per domain at a time."""
 
-    class Status(models.TextChoices):
-        PROPOSED = "proposed"
-        ACTIVE = "active"
-        SUPERSEDED = "superseded"
-        ACHIEVED = "achieved"
-        ARCHIVED = "archived"
+    Status = DomainGoalStatus
 
     key = models.CharField(max_length=100, unique=True, validators=[slug_validator])
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="goals")
@@ -146,31 +154,33 @@ class DomainGoal(HubModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["domain"],
-                condition=Q(status="active"),
+                condition=Q(status=DomainGoalStatus.ACTIVE),
                 name="one_active_goal_per_domain",
                 violation_error_message="This domain already has an active goal.",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=["proposed", "active", "superseded", "achieved", "archived"]),
-                name="domain_goal_status_valid",
-            ),
+            models.CheckConstraint(condition=Q(status__in=DomainGoalStatus.values), name="domain_goal_status_valid"),
         ]
 
     def __str__(self) -> str:
         return self.key
 
 
+class WorkstreamStatus(models.TextChoices):
+    PROPOSED = "proposed"
+    READY = "ready"
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    BACKLOG = "backlog"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"
+
+
 class Workstream(HubModel):
     """A workplan: one `<PREFIX>-WP-NNNN-*.md` file in a repo, with its tasks."""
 
-    class Status(models.TextChoices):
-        PROPOSED = "proposed"
-        READY = "ready"
-        ACTIVE = "active"
-        BLOCKED = "blocked"
-        BACKLOG = "backlog"
-        COMPLETED = "completed"
-        ARCHIVED = "archived"
+    Status = WorkstreamStatus
+    # A closed workstream's open tasks are stale (`hub.stale`).
+    CLOSED_STATUSES = (Status.COMPLETED, Status.ARCHIVED)
 
     key = models.CharField(
         max_length=100, unique=True, validators=[key_validator], help_text="The workplan id, e.g. CUST-WP-0040."
@@ -207,10 +217,7 @@ class Workstream(HubModel):
             models.Index(fields=["priority", "key"], name="workstream_priority_key_idx"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["proposed", "ready", "active", "blocked", "backlog", "completed", "archived"]),
-                name="workstream_status_valid",
-            ),
+            models.CheckConstraint(condition=Q(status__in=WorkstreamStatus.values), name="workstream_status_valid"),
             models.CheckConstraint(condition=~Q(key=""), name="workstream_key_not_empty"),
         ]
 
@@ -228,22 +235,27 @@ class Workstream(HubModel):
         )
 
 
+class TaskStatus(models.TextChoices):
+    WAIT = "wait"
+    TODO = "todo"
+    PROGRESS = "progress"
+    DONE = "done"
+    CANCEL = "cancel"
+
+
+class TaskPriority(models.TextChoices):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
 class Task(HubModel):
     """One task of a workstream, as listed in its workplan file."""
 
-    class Status(models.TextChoices):
-        WAIT = "wait"
-        TODO = "todo"
-        PROGRESS = "progress"
-        DONE = "done"
-        CANCEL = "cancel"
-
-    class Priority(models.TextChoices):
-        LOW = "low"
-        MEDIUM = "medium"
-        HIGH = "high"
-        CRITICAL = "critical"
-
+    Status = TaskStatus
+    Priority = TaskPriority
+    # A tuple, not a set: the order in which forms and messages list them.
     OPEN_STATUSES = (Status.WAIT, Status.TODO, Status.PROGRESS)
 
     key = models.CharField(
@@ -283,12 +295,8 @@ class Task(HubModel):
             GinIndex(OpClass(Upper("assignee"), name="gin_trgm_ops"), name="task_assignee_trgm_idx"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["wait", "todo", "progress", "done", "cancel"]), name="task_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(priority__in=["low", "medium", "high", "critical"]), name="task_priority_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=TaskStatus.values), name="task_status_valid"),
+            models.CheckConstraint(condition=Q(priority__in=TaskPriority.values), name="task_priority_valid"),
             models.CheckConstraint(condition=~Q(key=""), name="task_key_not_empty"),
         ]
 
@@ -300,14 +308,19 @@ class Task(HubModel):
         return self.status in self.OPEN_STATUSES
 
 
+class DecisionStatus(models.TextChoices):
+    OPEN = "open"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    SUPERSEDED = "superseded"
+
+
 class Decision(HubModel):
     """A question that needs an answer, with the options on the table and, once resolved, the choice."""
 
-    class Status(models.TextChoices):
-        OPEN = "open"
-        ESCALATED = "escalated"
-        RESOLVED = "resolved"
-        SUPERSEDED = "superseded"
+    Status = DecisionStatus
+    # Waiting for an answer.
+    PENDING_STATUSES = (Status.OPEN, Status.ESCALATED)
 
     key = models.CharField(max_length=100, unique=True, validators=[key_validator], help_text="e.g. DEC-0012")
     title = models.CharField(max_length=300)
@@ -331,9 +344,7 @@ class Decision(HubModel):
     class Meta:
         ordering = ["key"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["open", "escalated", "resolved", "superseded"]), name="decision_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=DecisionStatus.values), name="decision_status_valid"),
             models.CheckConstraint(condition=~Q(key=""), name="decision_key_not_empty"),
         ]
 
@@ -341,14 +352,17 @@ class Decision(HubModel):
         return self.key
 
 
+class ProgressEventType(models.TextChoices):
+    NOTE = "note"
+    MILESTONE = "milestone"
+    BLOCKER = "blocker"
+    INSIGHT = "insight"
+
+
 class ProgressEvent(HubModel):
     """An append-only entry of the progress log."""
 
-    class EventType(models.TextChoices):
-        NOTE = "note"
-        MILESTONE = "milestone"
-        BLOCKER = "blocker"
-        INSIGHT = "insight"
+    EventType = ProgressEventType
 
     event_type = models.CharField(max_length=20, choices=EventType.choices, default=EventType.NOTE)
     summary = models.CharField(max_length=500)
@@ -365,8 +379,7 @@ class ProgressEvent(HubModel):
         indexes = [models.Index(fields=["event_type", "id"], name="progress_type_id_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(event_type__in=["note", "milestone", "blocker", "insight"]),
-                name="progress_event_type_valid",
+                condition=Q(event_type__in=ProgressEventType.values), name="progress_event_type_valid"
             ),
         ]
 

@@ -115,9 +115,7 @@ def workstream_task_counts_attach(*, workstreams: Sequence[Workstream]) -> Seque
 
 def decision_pending_list() -> QuerySet[Decision]:
     """Decisions still waiting for an answer (open or escalated)."""
-    return Decision.objects.filter(status__in=[Decision.Status.OPEN, Decision.Status.ESCALATED]).select_related(
-        "repo", "workstream"
-    )
+    return Decision.objects.filter(status__in=Decision.PENDING_STATUSES).select_related("repo", "workstream")
 
 
 def progress_recent_list(*, since: dt.datetime | None = None) -> QuerySet[ProgressEvent]:

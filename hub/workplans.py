@@ -22,9 +22,9 @@ from yaml.scanner import Scanner
 
 from hub.errors import ValidationFailed
 from hub.keys import KEY_MESSAGE, KEY_RE
+from hub.models import Task, Workstream
 from hub.transitions import normalize_status
 
-TASK_PRIORITIES = ("low", "medium", "high", "critical")
 _LINE_KEY = "__line__"
 _TASK_HEADING = re.compile(r"^##\s+Task\b[^:\n]*:\s*(?P<title>.*?)\s*#*\s*$")
 _SECTION_HEADING = re.compile(r"^#{1,2}\s")
@@ -240,11 +240,11 @@ def _check_key(kind: str, key: str, *, file: str, line: int) -> None:
         raise WorkplanError(f"{kind} id {key!r}: {KEY_MESSAGE}", file=file, line=line)
 
 
-def _status(kind: str, value: Any, *, file: str, line: int) -> str:
+def _status(model: type[Task | Workstream], value: Any, *, file: str, line: int) -> str:
     try:
-        return normalize_status(kind, value)
+        return normalize_status(model, value)
     except ValidationFailed as exc:
-        raise WorkplanError(f"unknown {kind} status: {exc.message}", file=file, line=line) from exc
+        raise WorkplanError(f"unknown {model._meta.verbose_name} status: {exc.message}", file=file, line=line) from exc
 
 
 def _task(item: dict[str, Any], *, title: str | None, order: int, file: str, line: int) -> TaskSpec:
@@ -252,11 +252,13 @@ def _task(item: dict[str, Any], *, title: str | None, order: int, file: str, lin
     if not key:
         raise WorkplanError("task without an `id`", file=file, line=line)
     _check_key("task", key, file=file, line=line)
-    status = _status("task", item.get("status", "todo"), file=file, line=line)
-    priority = _text(item.get("priority") or "medium").lower()
-    if priority not in TASK_PRIORITIES:
+    status = _status(Task, item.get("status", Task.Status.TODO), file=file, line=line)
+    priority = _text(item.get("priority") or Task.Priority.MEDIUM).lower()
+    if priority not in Task.Priority.values:
         raise WorkplanError(
-            f"task {key}: unknown priority {priority!r} (one of: {', '.join(TASK_PRIORITIES)})", file=file, line=line
+            f"task {key}: unknown priority {priority!r} (one of: {', '.join(Task.Priority.values)})",
+            file=file,
+            line=line,
         )
     task_title = title if title else _text(item.get("title"))
     if not task_title:
@@ -348,7 +350,7 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
     if not key:
         raise WorkplanError("front matter has no `id`", file=path, line=2)
     _check_key("workplan", key, file=path, line=2)
-    status = _status("workstream", front.get("status", "proposed"), file=path, line=2)
+    status = _status(Workstream, front.get("status", Workstream.Status.PROPOSED), file=path, line=2)
     priority_value = front.get("priority", 100)
     if isinstance(priority_value, bool) or not isinstance(priority_value, int):
         raise WorkplanError(f"priority must be an integer, not {priority_value!r}", file=path, line=2)

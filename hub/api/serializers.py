@@ -11,7 +11,7 @@ from rest_framework.fields import iter_options
 from rest_framework.validators import UniqueValidator
 
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
-from hub.transitions import LEGACY_STATUS_WORDS, TRANSITIONS, offered_statuses
+from hub.transitions import offered_statuses, rules_for
 from statehub.api.links import KeyLinkField, ListLinkField, SelfLinkField
 
 
@@ -31,20 +31,21 @@ class StatusField(StrictCharField):
     or the moves `hub.transitions` allows from its current status (the admin offers the same).
     """
 
-    def __init__(self, kind: str, **kwargs: Any) -> None:
-        self.kind = kind
-        self.offered = list(TRANSITIONS[kind])
-        help_text = f"One of: {', '.join(sorted(TRANSITIONS[kind]))}."
-        legacy = LEGACY_STATUS_WORDS.get(kind, {})
-        if legacy:
-            help_text += " Older words accepted: " + ", ".join(f"{old}→{new}" for old, new in legacy.items()) + "."
+    def __init__(self, model: type[Model], **kwargs: Any) -> None:
+        self.model = model
+        rules = rules_for(model)
+        self.offered = rules.statuses
+        help_text = f"One of: {', '.join(sorted(rules.statuses))}."
+        if rules.older_words:
+            older = ", ".join(f"{old}→{new}" for old, new in rules.older_words.items())
+            help_text += f" Older words accepted: {older}."
         kwargs.setdefault("help_text", help_text)
         kwargs.setdefault("style", {"base_template": "select.html"})
         super().__init__(required=False, max_length=20, **kwargs)
 
     def offer_from(self, current: str) -> None:
         """Offer only what an object in `current` may become."""
-        self.offered = offered_statuses(self.kind, current)
+        self.offered = offered_statuses(self.model, current)
 
     def iter_options(self) -> Any:
         return iter_options({status: status for status in self.offered})
@@ -102,7 +103,7 @@ class KeyRelatedField(serializers.SlugRelatedField):
 class DomainSerializer(HubModelSerializer):
     """A domain (by slug)."""
 
-    status = StatusField("domain", initial=Domain.Status.ACTIVE)
+    status = StatusField(Domain, initial=Domain.Status.ACTIVE)
     url = SelfLinkField("domain-detail", lookup_field="slug")
     repos_url = ListLinkField("repo-list", filter_name="domain", lookup_field="slug")
     domain_goals_url = ListLinkField("domain-goal-list", filter_name="domain", lookup_field="slug")
@@ -130,7 +131,7 @@ class RepoSerializer(HubModelSerializer):
     """A registered repo; `domain` is the domain's slug."""
 
     domain = KeyRelatedField(slug_field="slug", queryset=Domain.objects.all(), required=False, allow_null=True)
-    status = StatusField("repo", initial=Repo.Status.ACTIVE)
+    status = StatusField(Repo, initial=Repo.Status.ACTIVE)
     url = SelfLinkField("repo-detail", lookup_field="slug")
     domain_url = KeyLinkField("domain-detail", source="domain", lookup_field="slug")
     workstreams_url = ListLinkField("workstream-list", filter_name="repo", lookup_field="slug")
@@ -168,7 +169,7 @@ class DomainGoalSerializer(HubModelSerializer):
     """A domain goal; `domain` is the domain's slug. Activate it with `POST /domain-goals/{key}/activate`."""
 
     domain = KeyRelatedField(slug_field="slug", queryset=Domain.objects.all())
-    status = StatusField("domain_goal", initial=DomainGoal.Status.PROPOSED)
+    status = StatusField(DomainGoal, initial=DomainGoal.Status.PROPOSED)
     url = SelfLinkField("domain-goal-detail")
     domain_url = KeyLinkField("domain-detail", source="domain", lookup_field="slug")
     workstreams_url = ListLinkField("workstream-list", filter_name="domain_goal")
@@ -211,7 +212,7 @@ class WorkstreamSerializer(HubModelSerializer):
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all())
     domain = serializers.CharField(source="repo.domain.slug", read_only=True, allow_null=True)
     domain_goal = KeyRelatedField(slug_field="key", queryset=DomainGoal.objects.all(), required=False, allow_null=True)
-    status = StatusField("workstream", initial=Workstream.Status.PROPOSED)
+    status = StatusField(Workstream, initial=Workstream.Status.PROPOSED)
     tasks = TaskCountsSerializer(source="*", read_only=True)
     sync_note = serializers.CharField(
         read_only=True,
@@ -262,7 +263,7 @@ class TaskSerializer(HubModelSerializer):
 
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.select_related("repo"))
     repo = serializers.CharField(source="workstream.repo.slug", read_only=True)
-    status = StatusField("task", initial=Task.Status.TODO)
+    status = StatusField(Task, initial=Task.Status.TODO)
     # The create form preselects the model's default, as a JSON body without `priority` gets it.
     priority = serializers.ChoiceField(choices=Task.Priority.choices, required=False, initial=Task.Priority.MEDIUM)
     url = SelfLinkField("task-detail")
@@ -301,7 +302,7 @@ class DecisionSerializer(HubModelSerializer):
     options = serializers.ListField(child=StrictCharField(max_length=300), required=False, max_length=100)
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all(), required=False, allow_null=True)
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True)
-    status = StatusField("decision", initial=Decision.Status.OPEN)
+    status = StatusField(Decision, initial=Decision.Status.OPEN)
     url = SelfLinkField("decision-detail")
     repo_url = KeyLinkField("repo-detail", source="repo", lookup_field="slug")
     workstream_url = KeyLinkField("workstream-detail", source="workstream")

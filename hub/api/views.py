@@ -24,7 +24,6 @@ from hub.api.serializers import (
     TaskSerializer,
     WorkstreamSerializer,
 )
-from hub.errors import NotFound
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from statehub.api.permissions import ModelChangePermission
 from statehub.db.restarts import retries_a_cut
@@ -49,8 +48,6 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_object(self) -> Any:
         value = self.kwargs[self.lookup_url_kwarg]
-        if "\x00" in value:
-            raise NotFound(f"No {self.model._meta.verbose_name} {value!r}.")
         instance = selectors.get_by_key_or_id(self.model, value, queryset=self.get_queryset())
         self.check_object_permissions(self.request, instance)
         return instance

@@ -135,7 +135,7 @@ def list_workstreams(
     `total` counts every match (exactly up to 1,000, PostgreSQL's estimate above), `has_more` says
     whether more follow, and `next_cursor`, passed back as `cursor`, gives the next page.
     """
-    status = normalize_status("workstream", status) if status else None
+    status = normalize_status(Workstream, status) if status else None
     queryset = selectors.workstream_list(repo=repo, status=status)
     ordering = selectors.WORKSTREAM_LIST_ORDERING
     rows, has_more = keyset_window(queryset, ordering=ordering, limit=limit, cursor=cursor)
@@ -180,7 +180,7 @@ def list_tasks(
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id)
     tasks = Task.objects.filter(workstream=workstream).select_related("workstream")
     if status:
-        tasks = tasks.filter(status=normalize_status("task", status))
+        tasks = tasks.filter(status=normalize_status(Task, status))
     ordering = selectors.TASK_LIST_ORDERING
     rows, has_more = keyset_window(tasks, ordering=ordering, limit=limit, cursor=cursor)
     items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=task_out)

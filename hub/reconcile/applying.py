@@ -41,7 +41,7 @@ class Application:
         self.report = report
         self.started_at = started_at
         # Rows this run wrote, with the updated_at it left, to tell own writes from concurrent edits.
-        self.written: dict[tuple[str, Any], dt.datetime] = {}
+        self.written: dict[tuple[type[Task | Workstream], Any], dt.datetime] = {}
 
     def apply(self, comparison: Comparison, *, out_of_time: Callable[[], bool]) -> bool:
         """Apply every workplan, then flag vanished tasks and orphans; False when the time ran out first."""
@@ -68,13 +68,13 @@ class Application:
         """Record `last_synced_at`, unless someone else edited this repo's rows while the run was going."""
         end = timezone.now()
         concurrent = False
-        recent = [
-            ("workstream", Workstream.objects.filter(repo=self.repo, updated_at__gt=self.started_at)),
-            ("task", Task.objects.filter(workstream__repo=self.repo, updated_at__gt=self.started_at)),
+        recent: list[tuple[type[Task | Workstream], Any]] = [
+            (Workstream, Workstream.objects.filter(repo=self.repo, updated_at__gt=self.started_at)),
+            (Task, Task.objects.filter(workstream__repo=self.repo, updated_at__gt=self.started_at)),
         ]
-        for label, rows in recent:
+        for model, rows in recent:
             for pk, updated_at in rows.values_list("pk", "updated_at").iterator():
-                if self.written.get((label, pk)) != updated_at:
+                if self.written.get((model, pk)) != updated_at:
                     concurrent = True
         # With a concurrent edit, the next run must re-check everything edited since this run began.
         synced_at = self.started_at if concurrent else end
@@ -103,9 +103,9 @@ class Application:
         except ServiceError:
             return False
         for plan, (workstream, tasks) in zip(plans, imported, strict=True):
-            self._wrote("workstream", workstream)
+            self._wrote(workstream)
             for task in tasks:
-                self._wrote("task", task)
+                self._wrote(task)
             self._applied(plan.drift)
         return True
 
@@ -115,21 +115,19 @@ class Application:
         try:
             with transaction.atomic():
                 if workstream is None:
-                    workstream = self._wrote(
-                        "workstream", workstream_create(data={"repo": self.repo, **(plan.created or {})})
-                    )
+                    workstream = self._wrote(workstream_create(data={"repo": self.repo, **(plan.created or {})}))
                 new_tasks = [values for task, values in plan.task_plan if task is None]
                 if new_tasks:
                     for created_task in tasks_create_bulk(workstream=workstream, items=new_tasks):
-                        self._wrote("task", created_task)
+                        self._wrote(created_task)
                 for existing, values in plan.task_plan:
                     if existing is not None:
                         if "workstream" in values:
                             values = {**values, "workstream": workstream}
-                        self._wrote("task", task_update(task=existing, data=values))
+                        self._wrote(task_update(task=existing, data=values))
                 # The workstream last: its tasks are in place when a transition records its event.
                 if plan.workstream_changes:
-                    self._wrote("workstream", workstream_update(workstream=workstream, data=plan.workstream_changes))
+                    self._wrote(workstream_update(workstream=workstream, data=plan.workstream_changes))
         except ServiceError as exc:
             spec = plan.spec
             self.report.conflicts.append(
@@ -158,7 +156,7 @@ class Application:
                 )
             )
             return
-        self._wrote("task" if isinstance(instance, Task) else "workstream", instance)
+        self._wrote(instance)
         finding.fixed = True
         self.report.applied.append(finding)
 
@@ -167,6 +165,6 @@ class Application:
             item.fixed = True
         self.report.applied.extend(drift)
 
-    def _wrote(self, label: str, instance: Any) -> Any:
-        self.written[(label, instance.pk)] = instance.updated_at
+    def _wrote(self, instance: Any) -> Any:
+        self.written[(type(instance), instance.pk)] = instance.updated_at
         return instance

@@ -9,14 +9,15 @@ orphan workstreams). Applying the plan is `hub.reconcile.applying`'s job.
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.errors import InvalidTransition
 from hub.models import DomainGoal, Task, Workstream
 from hub.reconcile.reading import Reading
 from hub.reconcile.reporting import Finding
 from hub.reconcile.snapshot import Snapshot
-from hub.transitions import can_transition
+from hub.stale import stale_reason
+from hub.transitions import status_change
 from hub.workplans import WorkplanSpec
 
-CLOSED_WORKSTREAM = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
 WORKSTREAM_COMPARED = ("title", "status", "owner", "priority", "source_path")
 TASK_COMPARED = ("title", "status", "priority", "assignee", "order")
 
@@ -217,7 +218,7 @@ def _workstream_changes(
         current = getattr(workstream, name)
         if current == wanted[name]:
             continue
-        if name == "status" and not can_transition("workstream", current, wanted[name]):
+        if name == "status" and not _may_change(workstream, wanted[name]):
             result.conflict(
                 spec.path,
                 spec.line,
@@ -317,10 +318,13 @@ def _task_plan(
             if current == target:
                 continue
             if name == "status":
-                if current == Task.Status.CANCEL and target in Task.OPEN_STATUSES and spec.status in CLOSED_WORKSTREAM:
-                    # The stale rule canceled it (cleanup_stale_tasks); the file is not expected to follow.
+                reopened_as_stale = stale_reason(
+                    status=target, workstream_status=spec.status, missing_from_workplan=False
+                )
+                if current == Task.Status.CANCEL and reopened_as_stale is not None:
+                    # The stale rule canceled it (cleanup_stale_tasks) and would again; the file need not follow.
                     continue
-                if not can_transition("task", current, target):
+                if not _may_change(task, target):
                     result.conflict(
                         spec.path,
                         task_spec.line,
@@ -374,6 +378,15 @@ def _task_plan(
         if changes:
             task_plan.append((task, changes))
     return task_plan
+
+
+def _may_change(instance: Task | Workstream, status: str) -> bool:
+    """Whether the status gate lets `instance` take the file's `status` (a refused move is a conflict)."""
+    try:
+        status_change(instance, status)
+    except InvalidTransition:
+        return False
+    return True
 
 
 def _vanished_tasks(

@@ -55,7 +55,7 @@ class RepoReport:
 
     @property
     def exit_code(self) -> int:
-        """0 clean, 1 drift/conflicts/unreadable files left (or files not reached), 2 warnings only (DESIGN §8)."""
+        """0 clean, 1 drift/conflicts/unreadable files left or files not reached, 2 warnings only (DESIGN §8)."""
         if self.unresolved_drift or self.conflicts or self.errors or self.files_not_reached:
             return 1
         return 2 if self.warnings else 0
@@ -104,8 +104,12 @@ class SweepReport:
 
     @property
     def exit_code(self) -> int:
+        """As a repo's, over every repo; repos the budget did not reach make it 1, as files not reached do.
+
+        Not reached is not known to agree: "clean" or "warnings only" would claim a check that did not happen.
+        """
         codes = {report.exit_code for report in self.repos}
-        if 1 in codes:
+        if 1 in codes or self.not_reached:
             return 1
         return 2 if 2 in codes else 0
 

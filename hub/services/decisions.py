@@ -10,7 +10,7 @@ from events.subjects import DECISION_RESOLVED
 from hub.errors import ValidationFailed
 from hub.models import Decision, ProgressEvent, Task, Workstream
 from hub.services._common import apply_fields, reject_unknown_fields, validate_and_save
-from hub.transitions import check_transition, normalize_status
+from hub.transitions import check_transition, normalize_status, status_change
 
 DECISION_FIELDS = {"key", "title", "question", "options", "status", "repo", "workstream"}
 RESOLUTION_FIELDS = {"rationale", "chosen_option", "decided_by"}
@@ -29,7 +29,7 @@ def decision_create(*, data: dict[str, Any]) -> Decision:
     reject_unknown_fields(data, DECISION_FIELDS)
     values = dict(data)
     if "status" in values:
-        values["status"] = normalize_status("decision", values["status"])
+        values["status"] = normalize_status(Decision, values["status"])
         if values["status"] == Decision.Status.RESOLVED:
             raise ValidationFailed("Create the decision open, then resolve it.", field="status")
     _validate_options(values.get("options", []))
@@ -40,12 +40,12 @@ def decision_create(*, data: dict[str, Any]) -> Decision:
 def decision_update(*, decision: Decision, data: dict[str, Any], actor: str = "") -> Decision:
     """Change a decision; resolving goes through `decision_resolve`, other moves through the table."""
     reject_unknown_fields(data, DECISION_FIELDS | RESOLUTION_FIELDS)
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
     values = dict(data)
-    target = normalize_status("decision", values.pop("status")) if "status" in values else None
+    target = status_change(decision, values.pop("status")) if "status" in values else None
     resolution = {name: values.pop(name) for name in RESOLUTION_FIELDS & set(values)}
     if "options" in values:
         _validate_options(values["options"])
-    decision = Decision.objects.select_for_update().get(pk=decision.pk)
     if "options" in values and decision.chosen_option and decision.chosen_option not in values["options"]:
         raise ValidationFailed(f"The options must keep the chosen option '{decision.chosen_option}'.", field="options")
     if apply_fields(decision, values):
@@ -61,7 +61,6 @@ def decision_update(*, decision: Decision, data: dict[str, Any], actor: str = ""
         # Set once, by resolving; a resolved decision's answer is not edited afterwards.
         raise ValidationFailed("Rationale, chosen option and decider are set by resolving the decision.")
     if target is not None and target != decision.status:
-        check_transition("decision", decision.status, target)
         decision.status = target
         validate_and_save(decision)
     return decision
@@ -73,7 +72,7 @@ def decision_resolve(
 ) -> Decision:
     """Resolve an open or escalated decision, log a milestone, and record `org.statehub.decision.resolved`."""
     decision = Decision.objects.select_for_update(of=("self",)).select_related("repo", "workstream").get(pk=decision.pk)
-    check_transition("decision", decision.status, Decision.Status.RESOLVED)
+    check_transition(Decision, decision.status, Decision.Status.RESOLVED)
     if not isinstance(rationale, str) or not rationale.strip():
         raise ValidationFailed("A rationale is required to resolve a decision.", field="rationale")
     if not decided_by:

@@ -11,7 +11,7 @@ from hub.checkouts import local_path_problem, workplan_dir_problem
 from hub.errors import ValidationFailed
 from hub.models import Domain, DomainGoal, Repo
 from hub.services._common import apply_fields, reject_unknown_fields, validate_and_save
-from hub.transitions import check_transition, normalize_status
+from hub.transitions import check_transition, normalize_status, status_change
 
 DOMAIN_FIELDS = {"slug", "name", "description", "status"}
 REPO_FIELDS = {"slug", "name", "domain", "remote_url", "local_path", "workplan_dir", "default_branch", "status"}
@@ -24,7 +24,7 @@ def domain_create(*, data: dict[str, Any]) -> Domain:
     reject_unknown_fields(data, DOMAIN_FIELDS)
     values = dict(data)
     if "status" in values:
-        values["status"] = normalize_status("domain", values["status"])
+        values["status"] = normalize_status(Domain, values["status"])
     return validate_and_save(Domain(**values), creating=True)
 
 
@@ -35,9 +35,7 @@ def domain_update(*, domain: Domain, data: dict[str, Any]) -> Domain:
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
     values = dict(data)
     if "status" in values:
-        values["status"] = normalize_status("domain", values["status"])
-        if values["status"] != domain.status:
-            check_transition("domain", domain.status, values["status"])
+        values["status"] = status_change(domain, values["status"])
     if apply_fields(domain, values):
         validate_and_save(domain)
     return domain
@@ -63,7 +61,7 @@ def repo_register(*, data: dict[str, Any]) -> Repo:
     values = dict(data)
     _check_checkout_paths(values)
     if "status" in values:
-        values["status"] = normalize_status("repo", values["status"])
+        values["status"] = normalize_status(Repo, values["status"])
     repo = validate_and_save(Repo(**values), creating=True)
     events.record(
         REPO_REGISTERED.name,
@@ -88,9 +86,7 @@ def repo_update(*, repo: Repo, data: dict[str, Any]) -> Repo:
     values = dict(data)
     _check_checkout_paths(values, current=repo)
     if "status" in values:
-        values["status"] = normalize_status("repo", values["status"])
-        if values["status"] != repo.status:
-            check_transition("repo", repo.status, values["status"])
+        values["status"] = status_change(repo, values["status"])
     if apply_fields(repo, values):
         validate_and_save(repo)
     return repo
@@ -102,7 +98,7 @@ def domain_goal_create(*, data: dict[str, Any]) -> DomainGoal:
     reject_unknown_fields(data, GOAL_FIELDS)
     values = dict(data)
     if "status" in values:
-        values["status"] = normalize_status("domain_goal", values["status"])
+        values["status"] = normalize_status(DomainGoal, values["status"])
     goal = DomainGoal(**values)
     if goal.status == DomainGoal.Status.ACTIVE:
         goal.activated_at = timezone.now()
@@ -113,27 +109,26 @@ def domain_goal_create(*, data: dict[str, Any]) -> DomainGoal:
 def domain_goal_update(*, goal: DomainGoal, data: dict[str, Any]) -> DomainGoal:
     """Change a goal's fields; activation goes through `domain_goal_activate`, other moves through the table."""
     reject_unknown_fields(data, GOAL_FIELDS)
-    values = dict(data)
-    target = normalize_status("domain_goal", values.pop("status")) if "status" in values else None
     goal = DomainGoal.objects.select_for_update().get(pk=goal.pk)
+    values = dict(data)
+    target = status_change(goal, values.pop("status")) if "status" in values else None
     if "domain" in values and values["domain"] != goal.domain and goal.status == DomainGoal.Status.ACTIVE:
         raise ValidationFailed("An active goal cannot move to another domain.", field="domain")
     if apply_fields(goal, values):
         validate_and_save(goal)
-    if target is not None and target != goal.status:
-        if target == DomainGoal.Status.ACTIVE:
-            return domain_goal_activate(goal=goal)
-        check_transition("domain_goal", goal.status, target)
-        goal.status = target
-        validate_and_save(goal)
-    return goal
+    if target is None or target == goal.status:
+        return goal
+    if target == DomainGoal.Status.ACTIVE:
+        return domain_goal_activate(goal=goal)  # it supersedes the domain's active goal and records the event
+    goal.status = target
+    return validate_and_save(goal)
 
 
 @transaction.atomic
 def domain_goal_activate(*, goal: DomainGoal) -> DomainGoal:
     """Activate a proposed goal, supersede the domain's active one, and record `domain.goal.activated`."""
     goal = DomainGoal.objects.select_for_update(of=("self",)).select_related("domain").get(pk=goal.pk)
-    check_transition("domain_goal", goal.status, DomainGoal.Status.ACTIVE)
+    check_transition(DomainGoal, goal.status, DomainGoal.Status.ACTIVE)
     # Lock the domain row so two activations in one domain serialise instead of racing the constraint.
     Domain.objects.select_for_update().filter(pk=goal.domain_id).first()
     superseded = (
@@ -143,7 +138,7 @@ def domain_goal_activate(*, goal: DomainGoal) -> DomainGoal:
         .first()
     )
     if superseded is not None:
-        check_transition("domain_goal", superseded.status, DomainGoal.Status.SUPERSEDED)
+        check_transition(DomainGoal, superseded.status, DomainGoal.Status.SUPERSEDED)
         superseded.status = DomainGoal.Status.SUPERSEDED
         superseded.save(update_fields=["status", "updated_at"])
     previous_status = goal.status

@@ -5,20 +5,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, CharField, Count, Q, Value, When
+from django.db.models import Count
 from django.utils import timezone
 
 import events
 from events.subjects import TASK_STALE
-from hub.models import ProgressEvent, Task, Workstream
+from hub.models import ProgressEvent, Task
 from hub.services._common import history_rows_add
 from hub.services.decisions import progress_event_add
+from hub.stale import STALE_REASONS, stale_tasks
 from hub.transitions import check_transition
 
-STALE_REASONS = ("workstream_closed", "missing_from_workplan")
-
 CLEANUP_AUTHOR = "cleanup_stale_tasks"
-CLOSED_WORKSTREAM_STATUSES = (Workstream.Status.COMPLETED, Workstream.Status.ARCHIVED)
 
 
 @dataclass
@@ -47,20 +45,6 @@ class CleanupReport:
             "skipped": self.skipped,
             "summary_event_id": self.summary_event_id,
         }
-
-
-def stale_tasks() -> Any:  # a QuerySet[Task] annotated with `stale_reason`, which the stubs cannot express
-    """Open tasks whose workstream is closed or whose file no longer lists them, annotated with `stale_reason`."""
-    closed = Q(workstream__status__in=CLOSED_WORKSTREAM_STATUSES)
-    return Task.objects.filter(
-        Q(status__in=Task.OPEN_STATUSES) & (closed | Q(missing_from_workplan_at__isnull=False))
-    ).annotate(
-        stale_reason=Case(
-            When(closed, then=Value("workstream_closed")),
-            default=Value("missing_from_workplan"),
-            output_field=CharField(),
-        )
-    )
 
 
 def _batches(batch_size: int) -> Iterator[list[tuple[Any, str]]]:
@@ -108,7 +92,7 @@ def stale_tasks_cancel_batch(*, task_ids: list[Any]) -> dict[str, int]:
         return counts
     now = timezone.now()
     for row in rows:
-        check_transition("task", row[3], Task.Status.CANCEL)  # the one table decides
+        check_transition(Task, row[3], Task.Status.CANCEL)  # the one table decides
     canceled_ids = [row[0] for row in rows]
     Task.objects.filter(pk__in=canceled_ids).update(status=Task.Status.CANCEL, last_activity_at=now, updated_at=now)
     history_rows_add(Task, canceled_ids, created=False, at=now)  # the UPDATE writes none by itself

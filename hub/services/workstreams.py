@@ -11,7 +11,7 @@ from events.subjects import WORKSTREAM_COMPLETED
 from hub.errors import ValidationFailed
 from hub.models import Task, Workstream
 from hub.services._common import apply_fields, bulk_insert, check_fields, reject_unknown_fields, validate_and_save
-from hub.transitions import check_transition, normalize_status
+from hub.transitions import normalize_status, status_change
 
 WORKSTREAM_FIELDS = {
     "key",
@@ -57,7 +57,7 @@ def workstream_build(*, data: dict[str, Any]) -> Workstream:
     reject_unknown_fields(data, WORKSTREAM_FIELDS)
     values = dict(data)
     if "status" in values:
-        values["status"] = normalize_status("workstream", values["status"])
+        values["status"] = normalize_status(Workstream, values["status"])
     workstream = Workstream(**values)
     if workstream.status == Workstream.Status.COMPLETED:
         workstream.completed_at = timezone.now()
@@ -89,9 +89,7 @@ def workstream_update(*, workstream: Workstream, data: dict[str, Any]) -> Workst
     workstream = Workstream.objects.select_for_update(of=("self",)).select_related("repo__domain").get(pk=workstream.pk)
     values = dict(data)
     previous_status = workstream.status
-    target = normalize_status("workstream", values.pop("status")) if "status" in values else previous_status
-    if target != previous_status:
-        check_transition("workstream", previous_status, target)
+    target = status_change(workstream, values.pop("status")) if "status" in values else previous_status
     changed = apply_fields(workstream, values)
     if target != previous_status:
         workstream.status = target
@@ -129,7 +127,7 @@ def task_build(*, data: dict[str, Any]) -> Task:
     reject_unknown_fields(data, TASK_FIELDS)
     values = dict(data)
     if "status" in values:
-        values["status"] = normalize_status("task", values["status"])
+        values["status"] = normalize_status(Task, values["status"])
     _normalize_task_priority(values)
     task = Task(**values)
     task.last_activity_at = timezone.now()
@@ -183,9 +181,7 @@ def task_update(*, task: Task, data: dict[str, Any]) -> Task:
     task = Task.objects.select_for_update().get(pk=task.pk)
     values = dict(data)
     if "status" in values:
-        values["status"] = normalize_status("task", values["status"])
-        if values["status"] != task.status:
-            check_transition("task", task.status, values["status"])
+        values["status"] = status_change(task, values["status"])
     _normalize_task_priority(values)
     changed = apply_fields(task, values)
     if changed:

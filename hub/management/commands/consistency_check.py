@@ -20,7 +20,8 @@ class Command(BaseCommand):
 
     help = (
         "Compare workplan files with the database. Exit 0 clean, 1 drift/conflicts/unreadable files "
-        "(after --fix: what could not be fixed), 2 warnings only, 3 another fixing run is in progress."
+        "(after --fix: what could not be fixed) or files/repos a time budget did not reach, 2 warnings only, "
+        "3 another fixing run is in progress."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -185,25 +185,25 @@ def test_a_reader_sees_an_action_page_without_its_form(make_user: Callable[..., 
 
 
 @pytest.mark.parametrize(
-    ("kind", "status", "offered"),
+    ("model", "status", "offered"),
     [
-        ("workstream", "active", ["active", "blocked", "backlog", "completed", "archived"]),
-        ("workstream", "completed", ["completed", "archived"]),
-        ("task", "done", ["todo", "done"]),
-        ("task", "wait", ["wait", "todo", "progress", "done", "cancel"]),
+        (Workstream, "active", ["active", "blocked", "backlog", "completed", "archived"]),
+        (Workstream, "completed", ["completed", "archived"]),
+        (Task, "done", ["todo", "done"]),
+        (Task, "wait", ["wait", "todo", "progress", "done", "cancel"]),
     ],
 )
 def test_an_objects_page_offers_the_statuses_the_transition_table_allows(
-    kind: str, status: str, offered: list[str], make_user: Callable[..., User]
+    model: type[Task | Workstream], status: str, offered: list[str], make_user: Callable[..., User]
 ) -> None:
-    path = {"workstream": "/workstreams/WS-1/", "task": "/tasks/TK-1/"}[kind]
+    path = {Workstream: "/workstreams/WS-1/", Task: "/tasks/TK-1/"}[model]
     TaskFactory.create(key="TK-1", workstream=WorkstreamFactory.create(key="WS-1"))
-    (Workstream if kind == "workstream" else Task).objects.update(status=status)
+    model.objects.update(status=status)
 
     page = _html(logged_in(make_user("writer", write=True)), path)
 
     assert _select_options(page, "status") == offered
-    assert offered == offered_statuses(kind, status)
+    assert offered == offered_statuses(model, status)
     assert 'data-method="PATCH"' in page
 
 

@@ -23,11 +23,13 @@ def _reading(text: str = TEXT, *, not_reached: list[str] | None = None) -> Readi
     )
 
 
-def _snapshot(*, status: str = "ready", source_hash: str = "", extra: list[Workstream] | None = None) -> Snapshot:
+def _snapshot(
+    *, status: str = "ready", source_hash: str = "", extra: list[Workstream] | None = None, task_status: str = "todo"
+) -> Snapshot:
     workstream = Workstream(
         key="CUST-WP-0001", repo_id=REPO_ID, title="Plan", status=status, source_path=FILE, source_hash=source_hash
     )
-    task = Task(key="CUST-WP-0001-T1", title="First", status="todo", priority="medium", order=1)
+    task = Task(key="CUST-WP-0001-T1", title="First", status=task_status, priority="medium", order=1)
     task.workstream = workstream
     workstreams = {ws.key: ws for ws in [workstream, *(extra or [])]}
     return Snapshot(
@@ -71,3 +73,17 @@ def test_an_unreached_file_is_no_orphan_when_the_reading_was_cut_short():
     complete = compare(_reading(), _snapshot(extra=[other]))
     assert cut_short.orphans == []
     assert [ws.key for ws, _ in complete.orphans] == ["CUST-WP-0002"]
+
+
+def test_a_task_the_stale_rule_canceled_is_not_reopened_by_the_file_of_its_closed_workstream():
+    closed = TEXT.replace("status: ready", "status: completed")
+    result = compare(_reading(closed), _snapshot(status="completed", task_status="cancel"))
+    assert result.conflicts == []
+    assert [(d.key, d.field) for d in result.drift if d.field == "status"] == []
+
+
+def test_a_canceled_task_the_file_of_an_open_workstream_reopens_is_a_conflict():
+    result = compare(_reading(), _snapshot(task_status="cancel"))
+    assert [(c.key, c.field, c.file_value, c.db_value) for c in result.conflicts] == [
+        ("CUST-WP-0001-T1", "status", "todo", "cancel")
+    ]

@@ -1,0 +1,61 @@
+"""hub.reconcile.reporting.SweepReport: a sweep cut short by its budget is never "clean" (exit 1, DESIGN §8)."""
+
+import pytest
+
+from hub.reconcile import Finding, RepoReport, SweepReport, runs, sweep
+from tests.hub.reconcile.support import register
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_sweep_whose_reached_repos_are_clean_exits_0() -> None:
+    report = SweepReport(fix=True, max_seconds=300, repos=[RepoReport(repo="a", fix=True)])
+
+    assert (report.exit_code, report.as_dict()["status"]) == (0, "clean")
+
+
+def test_repos_not_reached_make_a_sweep_of_clean_repos_exit_1() -> None:
+    report = SweepReport(fix=True, max_seconds=300, repos=[RepoReport(repo="a", fix=True)], not_reached=["b"])
+
+    assert (report.exit_code, report.as_dict()["status"]) == (1, "drift")
+
+
+def test_repos_not_reached_outrank_warnings() -> None:
+    warned = RepoReport(repo="a", fix=True)
+    warned.warnings.append(Finding(kind="warning", message="odd"))
+
+    assert SweepReport(fix=True, max_seconds=300, repos=[warned]).exit_code == 2
+    assert SweepReport(fix=True, max_seconds=300, repos=[warned], not_reached=["b"]).exit_code == 1
+
+
+def test_a_repo_cut_short_makes_the_sweep_exit_1() -> None:
+    cut = RepoReport(repo="a", fix=True, files_not_reached=["workplans/X-WP-0001-x.md"])
+
+    assert SweepReport(fix=True, max_seconds=300, repos=[cut]).exit_code == 1
+
+
+def test_a_sweep_cut_by_its_budget_names_the_repos_it_did_not_reach_and_exits_1(tmp_path, monkeypatch) -> None:
+    register(tmp_path, "clean", slug="fixture-repo")
+    register(tmp_path, "closed", slug="closed-repo")
+    assert sweep(fix=True, max_seconds=None).exit_code == 0  # both agree with their files
+    clock = {"now": 0.0}
+    original_run = runs.run_repo
+
+    def run_repo_taking_five_seconds(repo, **kwargs):
+        try:
+            return original_run(repo, **kwargs)
+        finally:
+            clock["now"] += 5.0
+
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(runs, "run_repo", run_repo_taking_five_seconds)
+
+    report = sweep(fix=True, max_seconds=1)
+
+    assert [r.exit_code for r in report.repos] == [0]
+    assert len(report.not_reached) == 1 and {report.repos[0].repo, *report.not_reached} == {
+        "fixture-repo",
+        "closed-repo",
+    }
+    assert report.exit_code == 1
+    assert {"status": "drift", "exit_code": 1}.items() <= report.as_dict().items()
