@@ -151,14 +151,7 @@ class Stack:
             wait_for(lambda: devservers.port_open(self.web_port), 60, "gunicorn did not listen")
 
     def stop(self, kind: str, sig: int = signal.SIGTERM) -> None:
-        process = self.processes.pop(kind, None)
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, sig)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        end_process_group(self.processes.pop(kind, None), sig)
 
     def start_all(self) -> None:
         for kind in ("web", "worker", "beat"):
@@ -193,13 +186,7 @@ class Stack:
 
     def stop_consumer(self, sig: int = signal.SIGTERM) -> None:
         consumer, self.consumer = self.consumer, None
-        if consumer is not None and consumer.poll() is None:
-            os.killpg(consumer.pid, sig)
-            try:
-                consumer.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(consumer.pid, signal.SIGKILL)
-                consumer.wait()
+        end_process_group(consumer, sig)
 
     def wait_consumer_exit(self, seconds: float) -> int | None:
         """The consumer's exit code once it has ended by itself (a crash hook), None if it still runs."""
@@ -337,6 +324,18 @@ class Stack:
             return sorted(self.purged_ids) + asyncio.run(read())
         except Exception:
             return sorted(self.purged_ids)
+
+
+def end_process_group(process: subprocess.Popen[bytes] | None, sig: int) -> None:
+    """Send `sig` to a running process's group; SIGKILL it if it has not ended 30 s later."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:

@@ -1,14 +1,12 @@
 """A real hub (live server), a private nats-server per test module, and the reference consumer as a child process."""
 
-import asyncio
-import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +23,7 @@ from events.publisher import reset_publisher
 from events.replay import forget_current_stream_created
 from reference_consumer.state import State
 from statehub import devservers
+from tests.events.conftest import JetStreamProbe
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "RC_TEST_EVENTS"
@@ -52,28 +51,11 @@ def poll(condition: Callable[[], T], what: str, seconds: float = WAIT_S) -> T:
     raise AssertionError(f"Timed out waiting for {what}")
 
 
-class JetStream:
-    """The test's own view of the private nats-server: each call opens and closes a connection."""
+class JetStream(JetStreamProbe):
+    """The test's own view of the private nats-server (each call opens and closes a connection)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-
-    def _run(self, operation: Callable[[Any], Awaitable[T]]) -> T:
-        async def main() -> T:
-            nc = await nats.connect(self.url, connect_timeout=2, allow_reconnect=False)
-            try:
-                return await operation(nc.jetstream())
-            finally:
-                await nc.close()
-
-        return asyncio.run(main())
-
-    def delete_stream(self) -> None:
-        async def delete(js: Any) -> None:
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await js.delete_stream(STREAM)
-
-        self._run(delete)
+        super().__init__(url, STREAM)
 
     def purge_stream(self) -> None:
         self._run(lambda js: js.purge_stream(STREAM))
