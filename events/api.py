@@ -122,6 +122,23 @@ class ReplayPagination(pagination.CursorPagination):
     ordering = "stream_seq"
     page_size_query_param = "page_size"
     max_page_size = 500
+    # A stream sequence fits a bigint; a cursor is a client's text, so its position is checked.
+    MAX_POSITION = 2**63 - 1
+
+    def decode_cursor(self, request: Request) -> pagination.Cursor | None:
+        """DRF's decoding, plus a position that must be a stream sequence (a forged one is a 400, never a 500)."""
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Not a cursor of this list: follow `next`."]}
+            ) from None
+        if cursor is None or cursor.position is None:
+            return cursor
+        position = str(cursor.position)
+        if not (position.isascii() and position.isdigit() and int(position) <= self.MAX_POSITION):
+            raise exceptions.ValidationError({self.cursor_query_param: ["Not a cursor of this list: follow `next`."]})
+        return cursor
 
 
 # Asking for either of these turns the audit log into the replay of what consumers received.

@@ -1,5 +1,6 @@
 """`/events/?after=` and `?since=&subject=`: published envelopes in publish order, cursor-paginated."""
 
+import base64
 import datetime as dt
 import uuid
 from typing import Any
@@ -170,3 +171,13 @@ def test_a_since_at_the_start_of_time_replays_everything(reader_api: APIClient) 
 
     assert response.status_code == 200
     assert ids(response.json()) == [str(first.id)]
+
+
+@pytest.mark.parametrize("position", ["p=abc", "p=1e9", "p=-1", "p=99999999999999999999", "o=5&p=%00", "o=x"])
+def test_a_forged_replay_cursor_is_a_400_not_a_500(position: str, reader_api: APIClient) -> None:
+    cursor = base64.b64encode(position.encode()).decode()
+
+    response = reader_api.get("/events/", {"after": "0", "cursor": cursor})
+
+    assert response.status_code == 400
+    assert "cursor" in response.json()
