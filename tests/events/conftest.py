@@ -180,7 +180,7 @@ def closed_nats_url() -> str:
 
 
 @pytest.fixture
-def broker_unreachable() -> Iterator[str]:
+def broker_unreachable(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Celery with a real (non-eager) broker URL on a closed port, as when Redis is down."""
     from events.outbox import reset_enqueue_backoff
     from statehub.celery import app
@@ -189,6 +189,9 @@ def broker_unreachable() -> Iterator[str]:
     url = f"redis://127.0.0.1:{free_port()}/0"
     app.conf.task_always_eager = False
     app.conf.broker_url = url
+    # Celery's `broker_url` answers the CELERY_BROKER_URL variable before its own configuration: with
+    # the machine's Redis in the environment, tasks would otherwise still reach it.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
     app._pool = None
     app.amqp._producer_pool = None
     reset_enqueue_backoff()

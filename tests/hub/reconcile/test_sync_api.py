@@ -44,6 +44,9 @@ def other_session():
     params.pop("context", None)
     other = psycopg.connect(**params, autocommit=True)
     yield other
+    # Unlocked before hanging up: a closed session's locks are freed by its server process a moment
+    # later, and on a busy machine the next test could still find them held.
+    other.execute("SELECT pg_advisory_unlock_all()")
     other.close()
 
 
