@@ -1,7 +1,7 @@
 """A new database connection waits out a PostgreSQL restart instead of failing the request.
 
-Between the test and the real server sits a proxy that, for a while, answers every connection as
-a restarting PostgreSQL does ("FATAL: the database system is starting up", SQLSTATE 57P03), and
+Between the test and the real server sits a proxy that answers its first connections as a
+restarting PostgreSQL does ("FATAL: the database system is starting up", SQLSTATE 57P03), and
 afterwards forwards the bytes to the real server.
 """
 
@@ -9,7 +9,6 @@ import contextlib
 import socket
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,11 +31,12 @@ def error_response(message: str) -> bytes:
 
 
 class RestartingProxy:
-    """Answers "starting up" until `ready_at`, then forwards to the real server."""
+    """Answers "starting up" to its first `refusing` connections (all of them when None), then forwards."""
 
-    def __init__(self, target: Any, starting_up_s: float) -> None:
+    def __init__(self, target: Any, refusing: int | None) -> None:
         self.target = target
-        self.ready_at = time.monotonic() + starting_up_s
+        self.refusing = refusing
+        self.connections = 0
         self.refusals = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -51,11 +51,13 @@ class RestartingProxy:
                 client, _ = self.listener.accept()
             except TimeoutError:
                 continue
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            self.connections += 1
+            refuse = self.refusing is None or self.connections <= self.refusing
+            threading.Thread(target=self._serve, args=(client, refuse), daemon=True).start()
 
-    def _serve(self, client: socket.socket) -> None:
+    def _serve(self, client: socket.socket, refuse: bool) -> None:
         with client:
-            if time.monotonic() < self.ready_at:
+            if refuse:
                 self._refuse(client)
                 return
             with self.target() as server:
@@ -108,8 +110,8 @@ def restarting(settings: Any) -> Iterator[Any]:
 
     proxies: list[RestartingProxy] = []
 
-    def through_proxy(starting_up_s: float) -> tuple[RestartingProxy, Any]:
-        proxy = RestartingProxy(target, starting_up_s)
+    def through_proxy(refusing: int | None) -> tuple[RestartingProxy, Any]:
+        proxy = RestartingProxy(target, refusing)
         proxies.append(proxy)
         database = connections["default"]
         params = {**real, "host": "127.0.0.1", "port": proxy.port, "sslmode": "disable"}
@@ -121,22 +123,21 @@ def restarting(settings: Any) -> Iterator[Any]:
 
 
 def test_a_connection_made_while_the_server_starts_up_waits_and_succeeds(restarting: Any, settings: Any) -> None:
-    settings.DATABASE_RESTART_WAIT_S = 5.0
-    proxy, connect = restarting(starting_up_s=0.6)
+    settings.DATABASE_RESTART_WAIT_S = 30.0
+    proxy, connect = restarting(refusing=3)
 
-    started = time.monotonic()
     raw = connect()
     try:
         assert raw.execute("SELECT 1").fetchone() == (1,)
     finally:
         raw.close()
-    assert proxy.refusals >= 2
-    assert time.monotonic() - started >= 0.6
+    # Three "starting up" answers were waited out, and the fourth attempt reached the server.
+    assert (proxy.refusals, proxy.connections) == (3, 4)
 
 
 def test_a_server_that_stays_in_start_up_fails_after_the_wait(restarting: Any, settings: Any) -> None:
     settings.DATABASE_RESTART_WAIT_S = 0.5
-    proxy, connect = restarting(starting_up_s=60)
+    proxy, connect = restarting(refusing=None)
 
     with pytest.raises(psycopg.OperationalError, match="starting up"):
         connect()
@@ -145,7 +146,7 @@ def test_a_server_that_stays_in_start_up_fails_after_the_wait(restarting: Any, s
 
 def test_with_the_wait_turned_off_the_first_refusal_fails(restarting: Any, settings: Any) -> None:
     settings.DATABASE_RESTART_WAIT_S = 0
-    proxy, connect = restarting(starting_up_s=60)
+    proxy, connect = restarting(refusing=None)
 
     with pytest.raises(psycopg.OperationalError, match="starting up"):
         connect()

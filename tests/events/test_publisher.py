@@ -16,6 +16,7 @@ from events.publisher import OutgoingMessage, PublishResult, publish_event, publ
 from events.publisher_loop import PublisherLoop
 from events.stream import wanted_stream
 from tests.events.contract import repo_registered_envelope
+from tests.network import connection_attempts, port_of
 
 pytestmark = pytest.mark.nats
 
@@ -44,14 +45,17 @@ def test_without_nats_url_publishing_is_a_skipped_no_op(nats_unset: None) -> Non
 
 def test_while_nats_is_down_publishes_fail_fast_as_retryable(closed_nats_url: str, settings: Any) -> None:
     settings.NATS_URL = closed_nats_url
+    settings.NATS_DOWN_BACKOFF_S = 60.0  # the window outlasts the test however busy the machine is
     publisher.reset_publisher()
-    started = time.monotonic()
-    results = [publish_event("org.statehub.repo.registered", envelope()) for _ in range(5)]
-    elapsed = time.monotonic() - started
+    with connection_attempts(port_of(closed_nats_url)) as tried_first:
+        first = publish_event("org.statehub.repo.registered", envelope())
+    with connection_attempts(port_of(closed_nats_url)) as tried_later:
+        later = [publish_event("org.statehub.repo.registered", envelope()) for _ in range(4)]
     publisher.reset_publisher()
 
-    assert elapsed < 1.0
-    assert all(result.outcome == "unavailable" and "unreachable" in result.error for result in results)
+    # The first publish tried NATS; the others failed at once, inside the back-off window, trying nothing.
+    assert tried_first and tried_later == []
+    assert all(result.outcome == "unavailable" and "unreachable" in result.error for result in [first, *later])
 
 
 def test_a_batch_is_published_pipelined_with_distinct_sequences(jetstream: Any) -> None:
@@ -212,35 +216,38 @@ def test_a_server_that_never_acknowledges_costs_one_timeout_then_publishes_fail_
 ) -> None:
     settings.NATS_URL = silent_nats_url
     settings.NATS_PUBLISH_TIMEOUT_S = 0.5
+    settings.NATS_DOWN_BACKOFF_S = 60.0  # the window outlasts the test however busy the machine is
     publisher.reset_publisher()
     try:
         first = publish_event("org.statehub.repo.registered", envelope())
-        started = time.monotonic()
         later = [publish_event("org.statehub.repo.registered", envelope()) for _ in range(5)]
-        elapsed = time.monotonic() - started
     finally:
         publisher.reset_publisher()
 
     assert first.outcome == "unavailable" and first.timed_out
-    assert elapsed < 0.5
+    # None of the later ones waited for a PubAck: each failed at once with the first one's reason.
+    assert not any(result.timed_out for result in later)
     assert all(result.outcome == "unavailable" and "did not acknowledge" in result.error for result in later)
 
 
 def test_failures_in_a_row_double_the_fail_fast_window_up_to_the_maximum(closed_nats_url: str, settings: Any) -> None:
     settings.NATS_URL = closed_nats_url
-    settings.NATS_DOWN_BACKOFF_S = 0.2
-    settings.NATS_DOWN_BACKOFF_MAX_S = 0.5
+    settings.NATS_DOWN_BACKOFF_S = 10.0
+    settings.NATS_DOWN_BACKOFF_MAX_S = 25.0
     publisher.reset_publisher()
-    windows = []
+    probes = []
     try:
         for _ in range(4):
             # The relay's probe connects even inside the window, and a failure extends it.
+            before = time.monotonic()
             assert "unreachable" in publisher.probe()
-            windows.append(publisher._get_publisher()._down_until - time.monotonic())
+            probes.append((before, publisher._get_publisher()._down_until, time.monotonic()))
     finally:
         publisher.reset_publisher()
 
-    assert [round(window, 1) for window in windows] == [0.2, 0.4, 0.5, 0.5]
+    # Each window opened at its failure, which came between the clock readings around the probe.
+    for (before, down_until, after), window in zip(probes, [10.0, 20.0, 25.0, 25.0], strict=True):
+        assert before + window <= down_until <= after + window
 
 
 def test_a_probe_that_reaches_nats_ends_the_fail_fast_window(

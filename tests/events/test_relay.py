@@ -17,6 +17,7 @@ from events import metrics, publisher, relay
 from events.models import OutboxEvent
 from events.tasks import publish_outbox_event, relay_pending_events
 from hub import services
+from tests.network import has_connection_to, port_of
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +106,13 @@ def test_ctrl_c_stops_the_long_running_commands_cleanly(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    # Ctrl-C once the command runs (it has reached NATS), not after a fixed pause: on a busy machine
+    # the interpreter may still be starting Django after any fixed number of seconds.
+    deadline = time.monotonic() + 60
+    while not has_connection_to(process.pid, port_of(nats_server_url)):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the command did not reach NATS within 60 s"
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=20)
 

@@ -1,7 +1,6 @@
 """`/health`: no auth; database, NATS and outbox; 503 when the database is unreachable."""
 
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,10 +98,11 @@ def test_health_reports_a_refused_nats_connection_as_unreachable(anon_api: APICl
 def test_a_hanging_nats_server_is_unreachable_within_the_connect_timeout(silent_server: str, settings: Any) -> None:
     settings.NATS_URL = silent_server
     settings.NATS_CONNECT_TIMEOUT_S = 1.0
-    started = time.monotonic()
 
-    assert publisher.start_probe().result() != ""
-    assert time.monotonic() - started < 2.0
+    reason = publisher.start_probe().result()
+
+    # The connection attempt's own timeout ended it: not the probe's outer wait ("Could not probe ...").
+    assert f"{silent_server} is unreachable (TimeoutError" in reason, reason
 
 
 @pytest.mark.nats

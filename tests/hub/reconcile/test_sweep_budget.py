@@ -1,6 +1,5 @@
 """The sweep's time budget holds between files, and a failing repo never starves the others (DESIGN §8)."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -28,20 +27,20 @@ def test_the_budget_is_honoured_between_files_of_one_repo(tmp_path, monkeypatch)
     for path in (Path(repo.local_path) / "workplans").glob("*.md"):
         path.write_text(path.read_text() + "\nEdited.\n")  # every file must be parsed again
     original = reading.parse_workplan
+    clock = {"now": 0.0}
 
-    def slow_parse(data, *, path):
-        time.sleep(0.1)
+    def parse_taking_an_eighth_of_a_second(data, *, path):  # exact in binary: eight make the budget
+        clock["now"] += 0.125
         return original(data, path=path)
 
-    monkeypatch.setattr(reading, "parse_workplan", slow_parse)
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(reading, "parse_workplan", parse_taking_an_eighth_of_a_second)
 
-    started = time.monotonic()
     report = sweep(fix=True, max_seconds=1)
-    elapsed = time.monotonic() - started
 
-    assert elapsed < 2
     repo_report = report.repos[0]
-    assert 5 <= repo_report.files < 33 and len(repo_report.files_not_reached) == 33 - repo_report.files
+    # The budget is asked before each file: eight files spend it, and the 25 others are not reached.
+    assert repo_report.files == 8 and len(repo_report.files_not_reached) == 33 - 8
     assert repo_report.exit_code == 1
     assert not Workstream.objects.filter(missing_from_repo_at__isnull=False).exists()  # unread is not gone
     repo.refresh_from_db()
