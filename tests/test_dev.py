@@ -93,6 +93,13 @@ def dev_environment(tmp_path: Path) -> dict[str, str]:
     return fresh_machine_environment(tmp_path / "var")
 
 
+@pytest.fixture(scope="session")
+def developer_machine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One developer's machine, kept between commands as `var/` is: the first command creates the
+    database cluster, later ones start it again (per pytest-xdist worker, so never two at once)."""
+    return fresh_machine_environment(tmp_path_factory.mktemp("developer") / "var")
+
+
 def test_the_developer_docs_show_manage_commands() -> None:
     commands = {shlex.split(command)[4] for _, command in documented_manage_lines()}
 
@@ -101,12 +108,12 @@ def test_the_developer_docs_show_manage_commands() -> None:
 
 @pytest.mark.parametrize(("document", "command"), documented_manage_lines())
 def test_each_documented_manage_line_runs_as_printed(
-    document: str, command: str, dev_environment: dict[str, str]
+    document: str, command: str, developer_machine: dict[str, str]
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "statehub.dev", "manage", *runnable_form(command)],
         cwd=ROOT,
-        env=dev_environment,
+        env=developer_machine,
         capture_output=True,
         text=True,
         timeout=120,
