@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,16 @@ def _uses_module_scoped_fixture(item: pytest.Item) -> bool:
     fixture_info = getattr(item, "_fixtureinfo", None)
     definitions = fixture_info.name2fixturedefs.values() if fixture_info else ()
     return any(definition.scope == "module" for chain in definitions for definition in chain)
+
+
+# Changing a node id uses pytest's internals (`_id` in 9.2, `_nodeid` before): done only with the
+# versions it was proved with, as pinned in requirements/dev.txt. With others, a parallel run stops
+# with a message (the suite still runs in one process, `-n 0`, which needs no node id changed).
+_NODE_ID_WRITES_PROVED = {("9.2.0", "3.8.0")}
+
+
+def _node_id_writes_proved() -> bool:
+    return (version("pytest"), version("pytest-xdist")) in _NODE_ID_WRITES_PROVED
 
 
 def _set_node_id(item: pytest.Item, nodeid: str) -> None:
@@ -51,6 +62,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     module whose tests share a module-scoped server (the MCP server, Chromium, a private nats-server)
     is a group of its own, so that server starts once rather than on every worker that runs a test of it.
     """
+    if not _node_id_writes_proved():
+        return  # one process (pytest_configure stops a parallel run): nothing to group, no id to change
     for item in items:
         # schemathesis gives every API operation's test the node id of the test function; pytest-xdist
         # keys its work by node id, so under --dist loadgroup all but one of them would silently not run.
@@ -83,6 +96,14 @@ class _XdistGroupsInNodeIds:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    parallel = bool(getattr(config.option, "numprocesses", None)) and config.getoption("dist", "no") != "no"
+    if parallel and not _node_id_writes_proved():
+        raise pytest.UsageError(
+            f"pytest {version('pytest')} with pytest-xdist {version('pytest-xdist')} is not one of the versions"
+            f" whose node ids conftest.py is proved to group ({sorted(_NODE_ID_WRITES_PROVED)}): without that,"
+            " tests sharing a server could run at once. Run in one process (`-n 0`), or check the grouping"
+            " (`-n 2 --dist loadgroup -v` shows `@group` on the ids) and add the versions."
+        )
     config.pluginmanager.register(_XdistGroupsInNodeIds(), "statehub-xdist-groups")
 
 
