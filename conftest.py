@@ -8,6 +8,7 @@ that use it run one after another on one worker (the `machine-nats` group), and 
 reaches it.
 """
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -19,6 +20,7 @@ import pytest
 from django.conf import settings
 
 from statehub import devservers
+from tests.serverdirs import server_directory
 
 ROOT = Path(__file__).resolve().parent
 # Each checkout gets its own test database, so parallel checkouts on one server never collide.
@@ -108,15 +110,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(
-    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
     """Point the tests at DATABASE_URL's server, or at a throwaway embedded PostgreSQL."""
+    with contextlib.ExitStack() as stack:
+        _point_at_the_database(stack)
+        yield
+
+
+def _point_at_the_database(stack: contextlib.ExitStack) -> None:
     database = settings.DATABASES["default"]
     if not os.environ.get("DATABASE_URL"):
         import environ
 
-        url = devservers.start_postgres(tmp_path_factory.mktemp("postgres") / "data", throwaway=True)
+        directory = stack.enter_context(server_directory("statehub-test-postgres-"))
+        url = devservers.start_postgres(directory / "data", throwaway=True)
+        stack.callback(devservers.stop_postgres, directory / "data")
         # Keep the settings' connection options (connect and statement timeouts) beside the URL's.
         options = database.get("OPTIONS", {})
         database.update(environ.Env.db_url_config(url))

@@ -13,11 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from statehub import devservers
+from tests.serverdirs import server_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_COMMAND = "python3 -m statehub.dev manage"
@@ -88,16 +90,18 @@ def runnable_form(command: str) -> list[str]:
 
 
 @pytest.fixture
-def dev_environment(tmp_path: Path) -> dict[str, str]:
+def dev_environment() -> Iterator[dict[str, str]]:
     """A fresh machine's environment: each `manage` starts the servers it needs and stops them when it exits."""
-    return fresh_machine_environment(tmp_path / "var")
+    with server_directory("statehub-test-dev-") as directory:
+        yield fresh_machine_environment(directory / "var")
 
 
 @pytest.fixture(scope="session")
-def developer_machine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def developer_machine() -> Iterator[dict[str, str]]:
     """One developer's machine, kept between commands as `var/` is: the first command creates the
     database cluster, later ones start it again (per pytest-xdist worker, so never two at once)."""
-    return fresh_machine_environment(tmp_path_factory.mktemp("developer") / "var")
+    with server_directory("statehub-test-developer-") as directory:
+        yield fresh_machine_environment(directory / "var")
 
 
 def test_the_developer_docs_show_manage_commands() -> None:
@@ -156,9 +160,11 @@ def test_a_command_without_a_broker_prints_no_kombu_or_celery_lines(dev_environm
     assert "Warning" not in result.stderr
 
 
-def test_serve_prints_a_working_token_and_sigterm_stops_every_server(tmp_path: Path) -> None:
+def test_serve_prints_a_working_token_and_sigterm_stops_every_server(
+    tmp_path: Path, dev_environment: dict[str, str]
+) -> None:
     port = devservers.free_port()
-    env = fresh_machine_environment(tmp_path / "var")
+    env = dev_environment
     nats_port = int(env["DEV_NATS_PORT"])
     output = tmp_path / "serve.log"
     with output.open("w") as log:
@@ -191,4 +197,4 @@ def test_serve_prints_a_working_token_and_sigterm_stops_every_server(tmp_path: P
     assert answered == 200
     assert wait_until_closed(port, seconds=10), "runserver still answers after SIGTERM"
     assert wait_until_closed(nats_port, seconds=10), "nats-server still answers after SIGTERM"
-    assert not devservers.postgres_running(tmp_path / "var" / "postgres")
+    assert not devservers.postgres_running(Path(env["STATEHUB_DEV_VAR"]) / "postgres")
