@@ -247,3 +247,51 @@ def test_report_mode_of_a_sweep_reads_no_file_outside_the_roots(tmp_path):
 
     assert report.repos[0].errors[0].file == "workplans/passwd.md"
     assert _outside([p for p in opened if p.endswith(".md")], Path(repo.local_path)) == []
+
+
+def test_a_hard_link_to_a_file_outside_the_checkout_is_reported_and_never_opened(tmp_path):
+    repo = register(tmp_path, "clean")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("---\nid: SECRET-WP-0001\ntitle: Secret\n---\n")
+    os.link(outside / "secret.md", Path(repo.local_path) / "workplans" / "SECRET-WP-0001.md")
+
+    with opened_files() as opened:
+        report = reconcile_repo(repo=repo, fix=True)
+
+    assert [(e.file, e.message) for e in report.errors] == [
+        (
+            "workplans/SECRET-WP-0001.md",
+            "SECRET-WP-0001.md is a hard link (2 names for one file), which may lead out of the checkout; not opened",
+        )
+    ]
+    assert not [path for path in opened if path.endswith("SECRET-WP-0001.md")]
+    assert not Workstream.objects.filter(key="SECRET-WP-0001").exists()
+    assert Workstream.objects.count() == 3  # the good files are applied
+
+
+def test_a_hard_link_made_after_the_check_is_refused_on_the_open_file(tmp_path, monkeypatch):
+    repo = register(tmp_path, "clean")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    plan = Path(repo.local_path) / "workplans" / "SWAP-WP-0001.md"
+    plan.write_text("---\nid: SWAP-WP-0001\ntitle: Swapped\n---\n")
+    real_open = os.open
+
+    def open_after_a_link_appears(path, flags, *args, **kwargs):
+        # Between the check of the listed file and its open, someone links it from elsewhere.
+        if str(path).endswith(plan.name) and not (outside / "alias.md").exists():
+            os.link(plan, outside / "alias.md")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(reading.os, "open", open_after_a_link_appears)
+    report = reconcile_repo(repo=repo, fix=True)
+
+    assert [(e.file, e.message) for e in report.errors] == [
+        (
+            "workplans/SWAP-WP-0001.md",
+            "SWAP-WP-0001.md is a hard link (2 names for one file), which may lead out of the checkout; not read",
+        )
+    ]
+    assert not Workstream.objects.filter(key="SWAP-WP-0001").exists()
+
