@@ -295,3 +295,40 @@ def test_a_hard_link_made_after_the_check_is_refused_on_the_open_file(tmp_path, 
     ]
     assert not Workstream.objects.filter(key="SWAP-WP-0001").exists()
 
+
+def test_a_repo_whose_checkout_is_a_root_itself_is_reported_and_reads_nothing(tmp_path, settings):
+    other = checkout(tmp_path, "clean")
+    settings.STATEHUB_REPO_ROOTS = [str(tmp_path)]
+    # A row from before the rule: the root as checkout, its workplan_dir inside another checkout.
+    RepoFactory(slug="root-level", local_path=str(tmp_path), workplan_dir="clean/workplans")
+    repo = Repo.objects.get(slug="root-level")
+
+    with opened_files() as opened:
+        report = reconcile_repo(repo=repo, fix=True)
+
+    assert [e.kind for e in report.errors] == ["unreadable_checkout"]
+    assert report.errors[0].message == (
+        f"Repo root-level: local_path must be a checkout inside one of STATEHUB_REPO_ROOTS "
+        f"({tmp_path.resolve()}), not a root itself."
+    )
+    assert not [p for p in opened if p.startswith(str(other))]
+    assert not Workstream.objects.exists()
+
+
+def test_a_root_level_repo_in_a_sweep_is_reported_and_the_others_are_applied(tmp_path, settings, syncer):
+    good = register(tmp_path, "clean", slug="good")
+    settings.STATEHUB_REPO_ROOTS = [str(tmp_path)]
+    RepoFactory(slug="root-level", local_path=str(tmp_path), workplan_dir="clean/workplans")
+
+    sweep_response = syncer.post("/consistency/sweep", {"max_seconds": 5}, format="json")
+    sync_response = syncer.post("/repos/root-level/sync")
+
+    assert sweep_response.status_code == 200
+    reports = {r["repo"]: r for r in sweep_response.json()["repos"]}
+    assert [e["kind"] for e in reports["root-level"]["errors"]] == ["unreadable_checkout"]
+    assert "not a root itself" in reports["root-level"]["errors"][0]["message"]
+    assert reports["good"]["errors"] == []
+    assert Workstream.objects.count() == Workstream.objects.filter(repo=good).count() == 3
+    assert sync_response.status_code == 409
+    assert sync_response.json()["code"] == "checkout_unreadable"
+    assert "not a root itself" in sync_response.json()["detail"]
