@@ -153,6 +153,22 @@ class Stack:
     def stop(self, kind: str, sig: int = signal.SIGTERM) -> None:
         end_process_group(self.processes.pop(kind, None), sig)
 
+    def restart_beat_once_it_exits(self, seconds: float = 60.0) -> None:
+        """Start beat again once it has exited, as its supervisor does in production (`Restart=always`).
+
+        A PostgreSQL restart ends the session holding beat's lock, and beat exits at its next tick
+        rather than go on without the lock (statehub/beat.py).
+        """
+        beat = self.processes.get("beat")
+        if beat is None:
+            return
+        try:
+            beat.wait(seconds)
+        except subprocess.TimeoutExpired:
+            print(f"beat has not exited {seconds:.0f} s after losing its database session", file=sys.stderr)
+            return
+        self.start("beat")
+
     def start_all(self) -> None:
         for kind in ("web", "worker", "beat"):
             self.start(kind)

@@ -253,7 +253,7 @@ def main() -> int:
             ("nats-down", stack.stop_nats, stack.start_nats, long_outage),
             ("redis-down", stack.stop_redis, stack.start_redis, short_outage),
             ("worker-kill-9", lambda: stack.stop("worker", signal.SIGKILL), lambda: stack.start("worker"), 3.0),
-            ("postgres-restart", stack.restart_postgres, lambda: None, 0.0),
+            ("postgres-restart", stack.restart_postgres, stack.restart_beat_once_it_exits, 0.0),
             (
                 "consumer-down",
                 lambda: stack.stop_consumer(signal.SIGKILL),

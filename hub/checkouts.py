@@ -22,7 +22,13 @@ def is_inside(path: str, base: str) -> bool:
 
 
 def local_path_problem(local_path: str) -> str | None:
-    """Why a repo's `local_path` is not allowed, or None when it resolves inside an allowed root."""
+    """Why a repo's `local_path` is not allowed, or None for a directory strictly inside an allowed root.
+
+    A root itself is refused: a checkout there would hold every other checkout, and its
+    `workplan_dir` could name a folder of any of them. A path that does not exist yet is
+    accepted (the checkout may be cloned after registering); reading it is refused until it is
+    a directory.
+    """
     if not local_path:
         return None
     if not os.path.isabs(local_path):
@@ -31,9 +37,13 @@ def local_path_problem(local_path: str) -> str | None:
         return "local_path must not contain a NUL character."
     real = os.path.realpath(local_path)
     roots = allowed_roots()
+    allowed = ", ".join(roots) if roots else "none configured"
+    if real in roots:
+        return f"local_path must be a checkout inside one of STATEHUB_REPO_ROOTS ({allowed}), not a root itself."
     if not any(is_inside(real, root) for root in roots):
-        allowed = ", ".join(roots) if roots else "none configured"
         return f"local_path must be inside one of STATEHUB_REPO_ROOTS ({allowed})."
+    if os.path.exists(real) and not os.path.isdir(real):
+        return "local_path must be a directory (the repo's checkout)."
     return None
 
 

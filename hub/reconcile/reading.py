@@ -2,10 +2,13 @@
 
 Repositories are input written by other people, not trusted code (DESIGN §8). Every file is
 listed without following symlinks; one whose real path leaves the checkout, or that is not a
-regular file, is reported and never opened. A file is opened by its real path with `O_NOFOLLOW`
-and checked again on the open descriptor (regular, not over `WORKPLAN_MAX_BYTES`), so a symlink
-swapped in after the check is refused too. Parsing (`hub.workplans`) refuses YAML anchors and
-aliases and bounds the YAML per file. Messages never name anything outside the checkout.
+regular file, is reported and never opened. So is a file with more than one hard link: a hard
+link has no real path to check, and its other name may be any file of the host on the same
+filesystem, so the hub cannot tell that it belongs to the checkout. A file is opened by its real
+path with `O_NOFOLLOW` and checked again on the open descriptor (regular, one link, not over
+`WORKPLAN_MAX_BYTES`), so a symlink or a link swapped in after the check is refused too.
+Parsing (`hub.workplans`) refuses YAML anchors and aliases and bounds the YAML per file.
+Messages never name anything outside the checkout.
 """
 
 import os
@@ -33,7 +36,7 @@ class CheckoutRefused(Exception):
 
 
 class FileRefused(Exception):
-    """One workplan file that is not read: it leaves the checkout, is not a regular file, or is too big."""
+    """One workplan file that is not read: out of the checkout, not a regular file, hard-linked, or too big."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -141,8 +144,11 @@ def read_file(path: str, *, root: str, max_bytes: int) -> bytes:
         raise FileRefused("is a symbolic link that leads out of the checkout; not opened")
     try:
         # Checked before opening: a FIFO or device would block or never end.
-        if not stat.S_ISREG(os.stat(real, follow_symlinks=False).st_mode):
+        listed = os.stat(real, follow_symlinks=False)
+        if not stat.S_ISREG(listed.st_mode):
             raise FileRefused("is not a regular file; not opened")
+        if listed.st_nlink > 1:
+            raise FileRefused(_hard_linked(listed.st_nlink) + "; not opened")
         descriptor = os.open(real, _OPEN_FLAGS)
     except OSError as exc:
         raise FileRefused(f"cannot be opened: {exc.strerror or exc}") from exc
@@ -150,12 +156,18 @@ def read_file(path: str, *, root: str, max_bytes: int) -> bytes:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise FileRefused("is not a regular file; not read")
+        if info.st_nlink > 1:
+            raise FileRefused(_hard_linked(info.st_nlink) + "; not read")
         if info.st_size > max_bytes:
             raise FileRefused(f"is {info.st_size} bytes, over WORKPLAN_MAX_BYTES ({max_bytes}); not read")
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise FileRefused(f"is over WORKPLAN_MAX_BYTES ({max_bytes}); not read")
     return data
+
+
+def _hard_linked(links: int) -> str:
+    return f"is a hard link ({links} names for one file), which may lead out of the checkout"
 
 
 def read_workplans(

@@ -42,7 +42,7 @@ def domain_update(*, domain: Domain, data: dict[str, Any]) -> Domain:
 
 
 def _check_checkout_paths(values: dict[str, Any], *, current: Repo | None = None) -> None:
-    """Refuse a `local_path` outside `STATEHUB_REPO_ROOTS` and a `workplan_dir` that is absolute or climbs out.
+    """Refuse a `local_path` not strictly inside `STATEHUB_REPO_ROOTS`, and a `workplan_dir` absolute or climbing out.
 
     Checked when a path is set or changed (an unchanged older value is checked when it is read).
     """

@@ -123,6 +123,30 @@ def test_registering_a_repo_in_the_admin_records_repo_registered(admin_client):
     assert OutboxEvent.objects.get().envelope["attributes"]["domain_slug"] == "custodian"
 
 
+def test_a_repo_whose_checkout_is_a_root_itself_is_a_form_error_in_the_admin(admin_client, settings, tmp_path):
+    settings.STATEHUB_REPO_ROOTS = [str(tmp_path)]
+    form = {
+        "slug": "hostile",
+        "name": "Hostile",
+        "domain": "",
+        "remote_url": "",
+        "local_path": str(tmp_path),
+        "workplan_dir": "other-checkout/workplans",
+        "default_branch": "main",
+        "status": "active",
+    }
+    response = admin_client.post(reverse("admin:hub_repo_add"), form)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "local_path": [
+            f"local_path must be a checkout inside one of STATEHUB_REPO_ROOTS ({tmp_path.resolve()}), "
+            "not a root itself."
+        ]
+    }
+    assert not Repo.objects.exists()
+    assert OutboxEvent.objects.count() == 0
+
+
 def test_activating_a_goal_in_the_admin_supersedes_the_active_one(admin_client):
     domain = DomainFactory.create()
     current = DomainGoalFactory.create(domain=domain, status="active")

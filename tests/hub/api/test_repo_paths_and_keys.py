@@ -1,4 +1,4 @@
-"""Registering repos only inside STATEHUB_REPO_ROOTS, and URL-safe keys: both a 400 when broken."""
+"""Registering repos only strictly inside STATEHUB_REPO_ROOTS, and URL-safe keys: both a 400 when broken."""
 
 from pathlib import Path
 
@@ -54,6 +54,36 @@ def test_a_symlink_out_of_an_allowed_root_is_refused(api: APIClient, roots: Path
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("spelling", ["{root}", "{root}/", "{root}/state-hub/..", "{root}/itself"])
+def test_a_root_itself_as_checkout_is_a_400_naming_local_path(api: APIClient, roots: Path, spelling: str) -> None:
+    # A checkout at the root would hold every other checkout: workplan_dir could name any of their folders.
+    (roots / "itself").symlink_to(roots)
+    response = api.post(
+        "/repos/",
+        {"slug": "hostile", "local_path": spelling.format(root=roots), "workplan_dir": "state-hub/workplans"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "local_path": [
+            f"local_path must be a checkout inside one of STATEHUB_REPO_ROOTS ({roots.resolve()}), not a root itself."
+        ]
+    }
+    assert not Repo.objects.filter(slug="hostile").exists()
+
+
+def test_a_file_as_checkout_is_a_400(api: APIClient, roots: Path) -> None:
+    (roots / "notes.md").write_text("not a checkout")
+    response = api.post("/repos/", {"slug": "file", "local_path": str(roots / "notes.md")}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"local_path": ["local_path must be a directory (the repo's checkout)."]}
+
+
+def test_a_checkout_not_cloned_yet_may_be_registered(api: APIClient, roots: Path) -> None:
+    response = api.post("/repos/", {"slug": "later", "local_path": str(roots / "later")}, format="json")
+    assert response.status_code == 201
+
+
 @pytest.mark.parametrize("workplan_dir", ["../../elsewhere/notes", "/etc", "notes/../../x", ".."])
 def test_a_workplan_dir_that_is_absolute_or_climbs_out_is_a_400(api: APIClient, roots: Path, workplan_dir: str) -> None:
     response = api.post(
@@ -71,6 +101,15 @@ def test_patching_a_repo_outside_the_allowed_roots_is_a_400(api: APIClient, root
     traversal = api.patch("/repos/state-hub/", {"workplan_dir": "../../etc"}, format="json")
     assert outside.status_code == traversal.status_code == 400
     assert "STATEHUB_REPO_ROOTS" in outside.json()["local_path"][0]
+    assert Repo.objects.get(slug="state-hub").local_path == str(roots / "state-hub")
+
+
+def test_patching_a_repo_onto_a_root_itself_is_a_400(api: APIClient, roots: Path) -> None:
+    RepoFactory(slug="state-hub", local_path=str(roots / "state-hub"))
+    response = api.patch("/repos/state-hub/", {"local_path": str(roots)}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["local_path"]
+    assert "not a root itself" in response.json()["local_path"][0]
     assert Repo.objects.get(slug="state-hub").local_path == str(roots / "state-hub")
 
 

@@ -247,3 +247,88 @@ def test_report_mode_of_a_sweep_reads_no_file_outside_the_roots(tmp_path):
 
     assert report.repos[0].errors[0].file == "workplans/passwd.md"
     assert _outside([p for p in opened if p.endswith(".md")], Path(repo.local_path)) == []
+
+
+def test_a_hard_link_to_a_file_outside_the_checkout_is_reported_and_never_opened(tmp_path):
+    repo = register(tmp_path, "clean")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("---\nid: SECRET-WP-0001\ntitle: Secret\n---\n")
+    os.link(outside / "secret.md", Path(repo.local_path) / "workplans" / "SECRET-WP-0001.md")
+
+    with opened_files() as opened:
+        report = reconcile_repo(repo=repo, fix=True)
+
+    assert [(e.file, e.message) for e in report.errors] == [
+        (
+            "workplans/SECRET-WP-0001.md",
+            "SECRET-WP-0001.md is a hard link (2 names for one file), which may lead out of the checkout; not opened",
+        )
+    ]
+    assert not [path for path in opened if path.endswith("SECRET-WP-0001.md")]
+    assert not Workstream.objects.filter(key="SECRET-WP-0001").exists()
+    assert Workstream.objects.count() == 3  # the good files are applied
+
+
+def test_a_hard_link_made_after_the_check_is_refused_on_the_open_file(tmp_path, monkeypatch):
+    repo = register(tmp_path, "clean")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    plan = Path(repo.local_path) / "workplans" / "SWAP-WP-0001.md"
+    plan.write_text("---\nid: SWAP-WP-0001\ntitle: Swapped\n---\n")
+    real_open = os.open
+
+    def open_after_a_link_appears(path, flags, *args, **kwargs):
+        # Between the check of the listed file and its open, someone links it from elsewhere.
+        if str(path).endswith(plan.name) and not (outside / "alias.md").exists():
+            os.link(plan, outside / "alias.md")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(reading.os, "open", open_after_a_link_appears)
+    report = reconcile_repo(repo=repo, fix=True)
+
+    assert [(e.file, e.message) for e in report.errors] == [
+        (
+            "workplans/SWAP-WP-0001.md",
+            "SWAP-WP-0001.md is a hard link (2 names for one file), which may lead out of the checkout; not read",
+        )
+    ]
+    assert not Workstream.objects.filter(key="SWAP-WP-0001").exists()
+
+
+def test_a_repo_whose_checkout_is_a_root_itself_is_reported_and_reads_nothing(tmp_path, settings):
+    other = checkout(tmp_path, "clean")
+    settings.STATEHUB_REPO_ROOTS = [str(tmp_path)]
+    # A row from before the rule: the root as checkout, its workplan_dir inside another checkout.
+    RepoFactory(slug="root-level", local_path=str(tmp_path), workplan_dir="clean/workplans")
+    repo = Repo.objects.get(slug="root-level")
+
+    with opened_files() as opened:
+        report = reconcile_repo(repo=repo, fix=True)
+
+    assert [e.kind for e in report.errors] == ["unreadable_checkout"]
+    assert report.errors[0].message == (
+        f"Repo root-level: local_path must be a checkout inside one of STATEHUB_REPO_ROOTS "
+        f"({tmp_path.resolve()}), not a root itself."
+    )
+    assert not [p for p in opened if p.startswith(str(other))]
+    assert not Workstream.objects.exists()
+
+
+def test_a_root_level_repo_in_a_sweep_is_reported_and_the_others_are_applied(tmp_path, settings, syncer):
+    good = register(tmp_path, "clean", slug="good")
+    settings.STATEHUB_REPO_ROOTS = [str(tmp_path)]
+    RepoFactory(slug="root-level", local_path=str(tmp_path), workplan_dir="clean/workplans")
+
+    sweep_response = syncer.post("/consistency/sweep", {"max_seconds": 5}, format="json")
+    sync_response = syncer.post("/repos/root-level/sync")
+
+    assert sweep_response.status_code == 200
+    reports = {r["repo"]: r for r in sweep_response.json()["repos"]}
+    assert [e["kind"] for e in reports["root-level"]["errors"]] == ["unreadable_checkout"]
+    assert "not a root itself" in reports["root-level"]["errors"][0]["message"]
+    assert reports["good"]["errors"] == []
+    assert Workstream.objects.count() == Workstream.objects.filter(repo=good).count() == 3
+    assert sync_response.status_code == 409
+    assert sync_response.json()["code"] == "checkout_unreadable"
+    assert "not a root itself" in sync_response.json()["detail"]
