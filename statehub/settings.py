@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -152,6 +153,11 @@ WHITENOISE_MANIFEST_STRICT = False
 # X-Forwarded-Proto is trusted only behind a proxy that sets it: reached directly, a client could claim HTTPS.
 TRUST_PROXY_HEADERS = env.bool("DJANGO_TRUST_PROXY_HEADERS", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUST_PROXY_HEADERS else None
+# With the proxy trusted, the client is this many hops from the right of X-Forwarded-For: one per
+# proxy in front of gunicorn (statehub.security.client_ip, the rule of the lockout, the throttles, the log).
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("DJANGO_TRUSTED_PROXY_COUNT must be 1 or more: the proxies in front of gunicorn.")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 # /health for load balancers and /metrics for a scraper on the internal port answer plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
