@@ -126,9 +126,18 @@ def _settings_value(expression: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
+def test_throttle_counters_are_in_redis_when_cache_url_names_it_and_in_postgresql_otherwise() -> None:
+    redis = _settings_value("settings.CACHES['default']['BACKEND']", CACHE_URL="redis://127.0.0.1:6379/1")
+    database = _settings_value("settings.CACHES['default']['BACKEND']", CACHE_URL="")
+
+    assert redis.stdout.strip() == "django.core.cache.backends.redis.RedisCache", redis.stderr
+    assert database.stdout.strip() == "django.core.cache.backends.db.DatabaseCache", database.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        ({"CACHE_URL": "locmem://"}, "CACHE_URL must be a Redis URL"),
         ({"DJANGO_TRUSTED_PROXY_COUNT": "0"}, "DJANGO_TRUSTED_PROXY_COUNT must be 1 or more"),
     ],
 )
