@@ -99,3 +99,15 @@ def test_a_failing_cache_lets_requests_through_and_is_left_alone_for_a_while(
     assert [record.getMessage() for record in caplog.records] == [
         "The throttle cache failed; requests go through uncounted for 5 s."
     ]
+
+
+def test_a_bug_in_counting_is_not_taken_for_a_cache_outage(
+    three_a_minute: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a bug, not an outage")
+
+    monkeypatch.setattr(HealthThrottle.cache, "get", broken)
+
+    with pytest.raises(TypeError):
+        APIClient().get("/health")

@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any
 
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 from rest_framework import throttling
 from rest_framework.request import Request
 
@@ -25,6 +27,9 @@ from statehub.security import client_ip
 logger = logging.getLogger(__name__)
 
 CACHE_RETRY_AFTER_S = 5.0
+# What the cache backends raise when their store is away (the database cache, Redis, a socket);
+# anything else is a bug and fails loudly.
+CACHE_ERRORS = (DatabaseError, RedisError, OSError)
 
 _lock = threading.Lock()
 _cache_unavailable_until = 0.0
@@ -42,7 +47,7 @@ class ClientAddressThrottle(throttling.SimpleRateThrottle):
             return True
         try:
             return super().allow_request(request, view)
-        except Exception:
+        except CACHE_ERRORS:
             with _lock:
                 first = time.monotonic() >= _cache_unavailable_until
                 _cache_unavailable_until = time.monotonic() + CACHE_RETRY_AFTER_S
