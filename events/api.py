@@ -23,7 +23,6 @@ from rest_framework import exceptions, mixins, pagination, serializers, status, 
 from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from events import asyncapi
@@ -41,6 +40,8 @@ from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
 from statehub.api.errors import RETRY_AFTER_S
 from statehub.api.links import SelfLinkField
+from statehub.api.throttling import AnonRateThrottle
+from statehub.db.postgresql.base import without_restart_wait
 from statehub.db.restarts import retries_a_cut
 from statehub.pagination import BoundedCountPagination
 
@@ -442,17 +443,25 @@ HealthSerializer = inline_serializer(
 
 
 class HealthThrottle(AnonRateThrottle):
-    """Callers of `/health` (anonymous by design) are throttled per address at `API_THROTTLE_HEALTH`."""
+    """Callers of `/health` (anonymous by design) are throttled per client address at `API_THROTTLE_HEALTH`."""
 
     scope = "health"
 
 
 class HealthView(APIView):
-    """Liveness for monitors (no auth, throttled): database, NATS and outbox backlog; 503 when the database is down."""
+    """Liveness for monitors (no auth, throttled): database, NATS and outbox backlog; 503 when the database is down.
+
+    The throttle is asked after the report, and only while the database serves: its counters may
+    live in that database, and a monitor must learn that it is down within seconds, not after the
+    throttle's own connection attempt (the report itself is cached per process, so it stays cheap).
+    """
 
     authentication_classes = ()
     permission_classes = ()
     throttle_classes = (HealthThrottle,)
+
+    def check_throttles(self, request: Request) -> None:
+        """Deferred to `get`, once the report says whether the database answers."""
 
     @extend_schema(
         auth=[],
@@ -464,5 +473,7 @@ class HealthView(APIView):
     def get(self, request: Request) -> Response:
         serving, body = health_report()
         if serving:
+            with without_restart_wait():
+                super().check_throttles(request)
             return Response(body)
         return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_S)})

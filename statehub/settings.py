@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "axes",
     "simple_history",
+    "statehub",
     "events",
     "hub",
 ]
@@ -152,6 +154,11 @@ WHITENOISE_MANIFEST_STRICT = False
 # X-Forwarded-Proto is trusted only behind a proxy that sets it: reached directly, a client could claim HTTPS.
 TRUST_PROXY_HEADERS = env.bool("DJANGO_TRUST_PROXY_HEADERS", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUST_PROXY_HEADERS else None
+# With the proxy trusted, the client is this many hops from the right of X-Forwarded-For: one per
+# proxy in front of gunicorn (statehub.security.client_ip, the rule of the lockout, the throttles, the log).
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("DJANGO_TRUSTED_PROXY_COUNT must be 1 or more: the proxies in front of gunicorn.")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 # /health for load balancers and /metrics for a scraper on the internal port answer plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
@@ -169,6 +176,33 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Cache: throttle counters every web worker shares ---
+# A per-process cache would give each gunicorn worker its own counters (a limit of rate x workers).
+# CACHE_URL names a Redis database (not the broker's); without it the counters live in PostgreSQL
+# (Django's database cache, table `statehub_cache`, created by the migrations).
+CACHE_URL = env("CACHE_URL", default="")
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("CACHE_URL must be a Redis URL (redis://, rediss:// or unix://), or unset.")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # A hung Redis must not hold requests: a throttle that cannot count lets the request through.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "statehub_cache",
+            # About one row per client address and throttle scope of the last minute. Django counts the
+            # table on every write and, above this, deletes the expired rows (then a third of the rest).
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
 
 # --- REST framework ---
 REST_FRAMEWORK = {
@@ -197,9 +231,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # DRF's own classes would read X-Forwarded-For raw; these key on statehub.security.client_ip.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "statehub.api.throttling.AnonRateThrottle",
+        "statehub.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="120/minute"),

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -111,3 +113,36 @@ def test_hsts_subdomains_and_preload_can_be_turned_off_and_the_deploy_checks_sta
 
     assert check.returncode == 0, check.stdout + check.stderr
     assert header.stdout.strip() == "max-age=31536000", header.stderr
+
+
+def _settings_value(expression: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; from django.conf import settings; django.setup(); print({expression})"],
+        env=_production(**env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_throttle_counters_are_in_redis_when_cache_url_names_it_and_in_postgresql_otherwise() -> None:
+    redis = _settings_value("settings.CACHES['default']['BACKEND']", CACHE_URL="redis://127.0.0.1:6379/1")
+    database = _settings_value("settings.CACHES['default']['BACKEND']", CACHE_URL="")
+
+    assert redis.stdout.strip() == "django.core.cache.backends.redis.RedisCache", redis.stderr
+    assert database.stdout.strip() == "django.core.cache.backends.db.DatabaseCache", database.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CACHE_URL": "locmem://"}, "CACHE_URL must be a Redis URL"),
+        ({"DJANGO_TRUSTED_PROXY_COUNT": "0"}, "DJANGO_TRUSTED_PROXY_COUNT must be 1 or more"),
+    ],
+)
+def test_settings_that_would_split_or_forge_the_client_refuse_to_start(env: dict[str, str], message: str) -> None:
+    result = _settings_value("settings.CACHES", **env)
+
+    assert result.returncode != 0
+    assert message in result.stderr

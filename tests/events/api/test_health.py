@@ -148,6 +148,44 @@ def test_anonymous_health_callers_are_throttled(
     assert codes == [200, 200, 200, 429, 429]
 
 
+def test_health_callers_forging_x_forwarded_for_are_counted_by_their_real_address(
+    anon_api: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.NATS_URL = ""
+    settings.TRUST_PROXY_HEADERS = True
+    monkeypatch.setattr(HealthThrottle, "THROTTLE_RATES", {**HealthThrottle.THROTTLE_RATES, "health": "3/minute"})
+    cache.clear()
+
+    # As nginx's $proxy_add_x_forwarded_for forwards them: the forged hop, then the caller's own address.
+    forged = [anon_api.get("/health", HTTP_X_FORWARDED_FOR=f"10.1.0.{n}, 198.51.100.4").status_code for n in range(5)]
+    monitor = anon_api.get("/health", HTTP_X_FORWARDED_FOR="198.51.100.4, 198.51.100.77").status_code
+
+    assert forged == [200, 200, 200, 429, 429]
+    assert monitor == 200
+
+
+def test_while_the_database_is_down_health_answers_without_asking_the_throttle(
+    anon_api: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.NATS_URL = ""
+    asked: list[str] = []
+
+    class DownConnection:
+        def cursor(self) -> Any:
+            raise OperationalError("connection refused")
+
+    monkeypatch.setattr(events.health, "connection", DownConnection())
+
+    def allow_request(self: HealthThrottle, request: Any, view: Any) -> bool:
+        asked.append("asked")
+        return True
+
+    monkeypatch.setattr(HealthThrottle, "allow_request", allow_request)
+
+    assert anon_api.get("/health").status_code == 503
+    assert asked == []
+
+
 def test_health_is_503_when_the_database_is_unreachable(
     anon_api: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

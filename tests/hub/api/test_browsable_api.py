@@ -2,8 +2,10 @@
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
@@ -59,6 +61,33 @@ def test_repeated_wrong_passwords_lock_the_login_out_even_for_the_right_one(
     assert 429 not in wrong[:4]
     assert right.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+def test_behind_the_proxy_forged_addresses_neither_escape_the_lockout_nor_lock_another_client_out(
+    make_user: Callable[..., User], settings: Any
+) -> None:
+    settings.TRUST_PROXY_HEADERS = True
+    make_user("target", staff=True)
+    attacker, victim = Client(), Client()
+
+    # As nginx's $proxy_add_x_forwarded_for forwards them: whatever the attacker sent, then its address.
+    def as_attacker(password: str, n: int) -> int:
+        forged = f"10.3.0.{n}, 198.51.100.50" if n % 2 else "198.51.100.60, 198.51.100.50"
+        login = {"username": "target", "password": password}
+        return attacker.post("/admin/login/", login, HTTP_X_FORWARDED_FOR=forged).status_code
+
+    wrong = [as_attacker("wrong", n) for n in range(30)]
+    right = as_attacker(PASSWORD, 30)
+    victims_login = victim.post(
+        "/admin/login/", {"username": "target", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="198.51.100.60"
+    )
+
+    limit = settings.AXES_FAILURE_LIMIT
+    assert 429 not in wrong[: limit - 1]
+    assert wrong[limit:] == [429] * (30 - limit)
+    assert right == 429
+    assert victims_login.status_code == 302
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"198.51.100.50"}
 
 
 def test_a_login_without_next_lands_on_the_api_root(make_user: Callable[..., User]) -> None:
