@@ -71,11 +71,7 @@ def bare_workstream_list(request: HttpRequest) -> JsonResponse:
             "title": workstream.title,
             "status": workstream.status,
             "priority": workstream.priority,
-            "tasks": {
-                "total": workstream.tasks_total,  # type: ignore[attr-defined]
-                "open": workstream.tasks_open,  # type: ignore[attr-defined]
-                "done": workstream.tasks_done,  # type: ignore[attr-defined]
-            },
+            "tasks": workstream.task_counts,  # type: ignore[attr-defined]
             "updated_at": workstream.updated_at.isoformat(),
         }
         for workstream in page

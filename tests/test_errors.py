@@ -30,6 +30,33 @@ def test_an_unmatched_api_path_is_a_json_404(api: APIClient) -> None:
     assert response.json() == {"detail": "No API endpoint at /no/such/thing/.", "code": "not_found"}
 
 
+def test_under_debug_an_unmatched_api_path_is_still_the_json_404(django_user_model: Any, settings: Any) -> None:
+    # `serve` runs with DEBUG, where Django would answer with its HTML debug page.
+    settings.DEBUG = True
+    api = APIClient(raise_request_exception=False)
+    api.force_authenticate(django_user_model.objects.create_superuser("root", password="pw-for-tests-only"))
+
+    response = api.get("/no/such/thing/")
+    slashless = api.get("/admin")
+    found = api.get("/tasks/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "No API endpoint at /no/such/thing/.", "code": "not_found"}
+    # CommonMiddleware still sees the 404 and sends a path missing its slash to the one that exists.
+    assert (slashless.status_code, slashless["Location"]) == (301, "/admin/")
+    assert found.status_code == 200
+
+
+def test_under_debug_the_admin_keeps_its_html_404(admin_client: Any, settings: Any) -> None:
+    settings.DEBUG = True
+
+    response = admin_client.get("/admin/hub/no-such-model/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
 def test_the_admin_keeps_its_html_404(admin_client: Any) -> None:
     response = admin_client.get("/admin/hub/no-such-model/")
 

@@ -29,7 +29,10 @@ class HistoryEntrySerializer(serializers.Serializer):
     """One change of an object."""
 
     time = serializers.DateTimeField(help_text="When the change was made.")
-    user = serializers.CharField(allow_null=True, help_text="Username of who made it; null for a sync or command.")
+    user = serializers.CharField(
+        allow_null=True,
+        help_text="Username of who made it (for a sync, who started it); null for a management command.",
+    )
     door = serializers.CharField(help_text="Where it came through: api, admin, mcp, sync or command.")
     change = serializers.ChoiceField(choices=sorted(CHANGE_TYPES.values()))
     changed_fields = serializers.ListField(child=serializers.CharField())

@@ -199,11 +199,15 @@ class DomainGoalSerializer(HubModelSerializer):
 
 
 class TaskCountsSerializer(serializers.Serializer):
-    """How many tasks a workstream has, in total and by state."""
+    """How many tasks a workstream has: in total, open (wait, todo, progress), and in each status (zero included)."""
 
-    total = serializers.IntegerField(source="tasks_total")
-    open = serializers.IntegerField(source="tasks_open")
-    done = serializers.IntegerField(source="tasks_done")
+    total = serializers.IntegerField()
+    open = serializers.IntegerField(help_text="Tasks in wait, todo or progress.")
+    wait = serializers.IntegerField()
+    todo = serializers.IntegerField()
+    progress = serializers.IntegerField()
+    done = serializers.IntegerField()
+    cancel = serializers.IntegerField()
 
 
 class WorkstreamSerializer(HubModelSerializer):
@@ -213,7 +217,7 @@ class WorkstreamSerializer(HubModelSerializer):
     domain = serializers.CharField(source="repo.domain.slug", read_only=True, allow_null=True)
     domain_goal = KeyRelatedField(slug_field="key", queryset=DomainGoal.objects.all(), required=False, allow_null=True)
     status = StatusField(Workstream, initial=Workstream.Status.PROPOSED)
-    tasks = TaskCountsSerializer(source="*", read_only=True)
+    tasks = TaskCountsSerializer(source="task_counts", read_only=True)
     sync_note = serializers.CharField(
         read_only=True,
         allow_null=True,
@@ -296,6 +300,16 @@ class TaskSerializer(HubModelSerializer):
         read_only_fields = ["id", "last_activity_at", "missing_from_workplan_at", "created_at", "updated_at"]
 
 
+class BlankAsNullField(serializers.CharField):
+    """A read-only text the model stores as "" when unset, shown as null (as the MCP tools and the events show it)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return None if value is None or value == "" else str(value)
+
+
 class DecisionSerializer(HubModelSerializer):
     """A decision; the resolution fields are set by `POST /decisions/{key}/resolve`."""
 
@@ -307,6 +321,9 @@ class DecisionSerializer(HubModelSerializer):
     repo_url = KeyLinkField("repo-detail", source="repo", lookup_field="slug")
     workstream_url = KeyLinkField("workstream-detail", source="workstream")
     resolve_url = SelfLinkField("decision-resolve")
+    chosen_option = BlankAsNullField(
+        help_text="The option chosen when it was resolved; null until then, or when none was."
+    )
 
     class Meta:
         model = Decision
@@ -333,7 +350,6 @@ class DecisionSerializer(HubModelSerializer):
         read_only_fields = [
             "id",
             "rationale",
-            "chosen_option",
             "decided_by",
             "resolved_at",
             "created_at",

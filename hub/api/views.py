@@ -212,7 +212,7 @@ class WorkstreamViewSet(KeyedViewSet):
         return Response(self._output(self.get_object()))
 
     def _output(self, instance: Model) -> Any:
-        if not hasattr(instance, "tasks_total"):
+        if not hasattr(instance, "task_counts"):
             selectors.workstream_task_counts_attach(workstreams=[instance])  # type: ignore[list-item]
         return super()._output(instance)
 

@@ -12,11 +12,15 @@ from hub.models import Decision, ProgressEvent, Task, Workstream
 
 
 class TaskCounts(TypedDict):
-    """How many tasks a workstream has: all, open (wait/todo/progress) and done."""
+    """How many tasks a workstream has: all, open (wait/todo/progress), and in each status (zero included)."""
 
     total: int
     open: int
+    wait: int
+    todo: int
+    progress: int
     done: int
+    cancel: int
 
 
 class WorkstreamOut(TypedDict):
@@ -180,12 +184,9 @@ def workstream_out(workstream: Workstream) -> WorkstreamOut:
         source_path=workstream.source_path,
         updated_at=_when(workstream.updated_at),
     )
-    if hasattr(workstream, "tasks_total"):
-        data["task_counts"] = TaskCounts(
-            total=getattr(workstream, "tasks_total"),  # noqa: B009  (annotations the model type does not declare)
-            open=getattr(workstream, "tasks_open"),  # noqa: B009
-            done=getattr(workstream, "tasks_done"),  # noqa: B009
-        )
+    counts = getattr(workstream, "task_counts", None)  # attached, not a field the model type declares
+    if counts is not None:
+        data["task_counts"] = counts
     return data
 
 

@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from hub import history
+from hub.mcp.clients import HTTP_PATH
 from hub.mcp.db import run_db
 from hub.mcp.identity import DrfTokenVerifier, current_actor
 from hub.mcp.tools import READ_TOOLS, WRITE_TOOLS
@@ -84,7 +85,7 @@ def serve_stdio(*, actor: str) -> None:
     anyio.run(server.run_stdio_async)
 
 
-def serve_http(*, host: str, port: int, path: str = "/mcp") -> None:
+def serve_http(*, host: str, port: int, path: str = HTTP_PATH) -> None:
     """Serve streamable HTTP at `http://host:port/mcp`; every request needs `Authorization: Bearer <DRF token>`."""
     server = build_server(token_auth_issuer=f"http://{host}:{port}")
     app = server.streamable_http_app(streamable_http_path=path, host=host)

@@ -18,7 +18,7 @@ from pydantic import Field
 from hub import selectors, services
 from hub.errors import ValidationFailed
 from hub.keyset import cursor_after, cursor_values, keyset_window
-from hub.mcp.identity import require_write_permission
+from hub.mcp.identity import WRITE_PERMISSIONS, require_write_permission
 from hub.mcp.render import (
     DecisionList,
     DecisionOut,
@@ -281,7 +281,7 @@ def resolve_decision(
     Records the resolution, appends a milestone to the progress log and publishes
     `org.statehub.decision.resolved`. A decision that is already resolved or superseded is refused.
     """
-    actor = require_write_permission("hub.change_decision")
+    actor = require_write_permission(WRITE_PERMISSIONS["resolve_decision"])
     decision = selectors.get_by_key_or_id(Decision, decision_id)
     decision = services.decision_resolve(
         decision=decision, rationale=rationale, decided_by=decided_by or actor, chosen_option=chosen_option
@@ -304,7 +304,7 @@ def add_progress_event(
     detail: Annotated[str | None, Field(description="Longer free text.")] = None,
 ) -> ProgressEventOut:
     """Append an entry to the progress log, authored by the user this server acts as."""
-    author = require_write_permission("hub.add_progressevent")
+    author = require_write_permission(WRITE_PERMISSIONS["add_progress_event"])
     workstream = selectors.get_by_key_or_id(Workstream, workstream_id) if workstream_id else None
     task = (
         selectors.get_by_key_or_id(Task, task_id, queryset=Task.objects.select_related("workstream"))

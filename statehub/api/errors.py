@@ -10,9 +10,10 @@ import sys
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import MiddlewareNotUsed, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
 
 logger = logging.getLogger(__name__)
@@ -103,3 +104,27 @@ def _content_length(request: HttpRequest) -> int:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return 0
+
+
+class DebugNotFoundMiddleware:
+    """Under DEBUG, answer an unmatched API path with the same JSON 404 as without it.
+
+    With DEBUG on, Django answers a URL that matches no pattern with its HTML debug page and never
+    calls `handler404`, so `serve` (which runs with DEBUG) broke the promise that every API error
+    is JSON. This resolves the path first and answers `page_not_found` itself; placed after
+    CommonMiddleware, whose slash-appending redirect still sees the 404. Without DEBUG it is not
+    loaded at all: `handler404` does the job.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not settings.DEBUG:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_path(request.path):
+            try:
+                resolve(request.path_info, getattr(request, "urlconf", None))
+            except Resolver404:
+                return page_not_found(request)
+        return self.get_response(request)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
+from hub.mcp.clients import HTTP_HOST, HTTP_PORT
 from statehub.errors import ServiceError
 
 
@@ -22,8 +23,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-        parser.add_argument("--host", default="127.0.0.1", help="HTTP only (default 127.0.0.1).")
-        parser.add_argument("--port", type=int, default=8765, help="HTTP only (default 8765).")
+        parser.add_argument("--host", default=HTTP_HOST, help=f"HTTP only (default {HTTP_HOST}).")
+        parser.add_argument("--port", type=int, default=HTTP_PORT, help=f"HTTP only (default {HTTP_PORT}).")
         parser.add_argument(
             "--as",
             dest="as_user",

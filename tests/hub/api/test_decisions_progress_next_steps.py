@@ -54,6 +54,25 @@ def test_resolving_records_the_event_a_milestone_and_defaults_decided_by_to_the_
     assert (milestone.event_type, milestone.author) == ("milestone", "writer")
 
 
+def test_chosen_option_is_null_until_one_is_chosen_as_in_mcp_and_the_event(api: APIClient) -> None:
+    DecisionFactory.create(key="DEC-1", options=["left", "right"])
+    DecisionFactory.create(key="DEC-2", options=["left", "right"])
+
+    open_one = api.get("/decisions/DEC-1/").json()
+    resolved = api.post("/decisions/DEC-1/resolve", {"rationale": "Neither fits."}, format="json").json()
+    chosen = api.post("/decisions/DEC-2/resolve", {"rationale": "Short.", "chosen_option": "left"}, format="json")
+    listed = {item["key"]: item["chosen_option"] for item in api.get("/decisions/").json()["results"]}
+
+    assert open_one["chosen_option"] is None
+    assert (resolved["status"], resolved["chosen_option"]) == ("resolved", None)
+    assert chosen.json()["chosen_option"] == "left"
+    assert listed == {"DEC-1": None, "DEC-2": "left"}
+    assert (
+        OutboxEvent.objects.get(envelope__attributes__decision_key="DEC-1").envelope["attributes"]["chosen_option"]
+        is None
+    )
+
+
 def test_resolving_twice_is_409_and_records_one_event(api: APIClient) -> None:
     DecisionFactory.create(key="DEC-1")
 

@@ -60,7 +60,7 @@ def test_a_workstream_shows_repo_domain_goal_and_task_counts(api: APIClient) -> 
 
     assert body["id"] == str(workstream.id)
     assert (body["repo"], body["domain"], body["domain_goal"]) == ("state-hub", "custodian", "automation")
-    assert body["tasks"] == {"total": 3, "open": 1, "done": 1}
+    assert body["tasks"] == {"total": 3, "open": 1, "wait": 0, "todo": 1, "progress": 0, "done": 1, "cancel": 1}
 
 
 def test_creating_a_workstream_names_its_repo_by_slug(api: APIClient) -> None:
@@ -72,7 +72,15 @@ def test_creating_a_workstream_names_its_repo_by_slug(api: APIClient) -> None:
 
     assert response.status_code == 201, response.json()
     assert response.json()["domain"] is None
-    assert response.json()["tasks"] == {"total": 0, "open": 0, "done": 0}
+    assert response.json()["tasks"] == {
+        "total": 0,
+        "open": 0,
+        "wait": 0,
+        "todo": 0,
+        "progress": 0,
+        "done": 0,
+        "cancel": 0,
+    }
     assert Workstream.objects.get(key="HUB-WP-0001").repo.slug == "state-hub"
 
 

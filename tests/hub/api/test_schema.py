@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from events.models import OutboxEvent
+from hub.models import Task
 from hub.services import repo_register
 from tests.factories import (
     DecisionFactory,
@@ -94,6 +95,17 @@ def test_the_schema_documents_the_links_as_read_only_uris(reader_api: APIClient)
     assert workstream["tasks_url"]["format"] == "uri"
     assert "url" not in components["schemas"]["WorkstreamRequest"]["properties"]
     assert components["schemas"]["DecisionResolveRequest"]["properties"]["chosen_option"]["type"] == "string"
+
+
+@pytest.mark.django_db
+def test_the_schema_says_chosen_option_may_be_null_and_task_counts_name_every_status(reader_api: APIClient) -> None:
+    components = reader_api.get("/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["components"]
+    chosen_option = components["schemas"]["Decision"]["properties"]["chosen_option"]
+    counts = components["schemas"]["TaskCounts"]
+
+    assert (chosen_option["type"], chosen_option["nullable"], chosen_option["readOnly"]) == ("string", True, True)
+    assert set(counts["properties"]) == {"total", "open", *Task.Status.values}
+    assert set(counts["required"]) == set(counts["properties"])
 
 
 FUZZ_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

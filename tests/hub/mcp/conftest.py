@@ -91,6 +91,13 @@ def stdio_session(arguments: list[str], environment: dict[str, str]) -> Iterator
     parameters = StdioServerParameters(
         command=sys.executable, args=["manage.py", "mcp_server", *arguments], env=environment, cwd=str(ROOT)
     )
+    with stdio_server_session(parameters) as client:
+        yield client
+
+
+@contextmanager
+def stdio_server_session(parameters: StdioServerParameters) -> Iterator[McpClient]:
+    """Start the server `parameters` describe, as an MCP client would, and talk to it over stdio."""
     with ExitStack() as stack:
         log = stack.enter_context(tempfile.TemporaryFile("w+"))
         portal = stack.enter_context(start_blocking_portal())

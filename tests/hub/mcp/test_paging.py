@@ -72,7 +72,11 @@ def test_walking_the_workstream_pages_returns_every_workstream_once_in_list_orde
     assert {page["total"] for page in pages} == {7}
     assert [page["has_more"] for page in pages] == [True, True, False]
     assert whole["next_cursor"] is None and whole["has_more"] is False
-    assert all(w["task_counts"] == {"total": 1, "open": 0, "done": 1} for page in pages for w in page["workstreams"])
+    assert all(
+        w["task_counts"] == {"total": 1, "open": 0, "wait": 0, "todo": 0, "progress": 0, "done": 1, "cancel": 0}
+        for page in pages
+        for w in page["workstreams"]
+    )
 
 
 def test_walking_the_next_steps_pages_follows_the_next_steps_order(mcp_client: McpClient, agent: object) -> None:

@@ -110,6 +110,7 @@ def test_list_workstreams_filters_by_repo_and_status_with_task_counts(mcp_client
     active: Workstream = WorkstreamFactory.create(key="HUB-WP-0001", repo=repo)
     TaskFactory(workstream=active, status=Task.Status.DONE)
     TaskFactory(workstream=active, status=Task.Status.TODO)
+    TaskFactory(workstream=active, status=Task.Status.CANCEL)
     WorkstreamFactory(key="HUB-WP-0002", repo=repo, status=Workstream.Status.COMPLETED)
     WorkstreamFactory(key="ELSE-WP-0001")
 
@@ -119,7 +120,8 @@ def test_list_workstreams_filters_by_repo_and_status_with_task_counts(mcp_client
     assert {w["key"] for w in mine} == {"HUB-WP-0001", "HUB-WP-0002"}
     listed = next(w for w in mine if w["key"] == "HUB-WP-0001")
     assert listed["id"] == str(active.id)
-    assert listed["task_counts"] == {"total": 2, "open": 1, "done": 1}
+    # Every status has its count, zero included, as in the API's `tasks`.
+    assert listed["task_counts"] == {"total": 3, "open": 1, "wait": 0, "todo": 1, "progress": 0, "done": 1, "cancel": 1}
     # Older status words are mapped, as everywhere else in the hub.
     finished = mcp_client.ok("list_workstreams", {"repo": "state-hub", "status": "finished"})["workstreams"]
     assert [w["key"] for w in finished] == ["HUB-WP-0002"]
