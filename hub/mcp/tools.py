@@ -113,7 +113,8 @@ def get_next_steps(
     """
     steps = selectors.NextStepList(repo=repo, workstream=workstream, domain=domain)
     ordering = selectors.NEXT_STEPS_ORDERING
-    rows, has_more = steps.after(cursor_values(cursor, ordering) if cursor else None, limit=limit)
+    values = cursor_values(cursor, ordering, queryset=selectors.next_steps_get()) if cursor else None
+    rows, has_more = steps.after(values, limit=limit)
     items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=next_step_out)
     return NextSteps(
         count=len(items), total=_total(steps.queryset()), has_more=has_more, next_cursor=next_cursor, items=items
