@@ -93,6 +93,10 @@ FORMER_STREAM = "2026-01-05T10:00:00.123456+00:00"
 CURRENT_STREAM = "2026-06-01T08:30:00.654321+00:00"
 FORMER_STREAM_Q, CURRENT_STREAM_Q = (quote(moment) for moment in (FORMER_STREAM, CURRENT_STREAM))
 
+# Terms every seeded task matches ("Task 7 of WS-WP-00003: do the next concrete thing", key WS-WP-00003-T007);
+# an eighth narrows it: WP-000 to the tasks of the first 99 workstreams (4,950 large, 990 small).
+SEVEN_TERMS = "Task+the+next+concrete+thing+ing+con"
+
 # The requests timed over HTTP: (label, path, needs the admin session instead of the token).
 HTTP_TARGETS: list[tuple[str, str, bool]] = [
     ("GET /health (floor)", "/health", False),
@@ -116,6 +120,11 @@ HTTP_TARGETS: list[tuple[str, str, bool]] = [
     # Reads of later features: search, every kind of ordering, history, the replay from a time.
     ("GET /tasks/?search=<no match>", "/tasks/?search=nothing-matches", False),
     ("GET /tasks/?search=T006", "/tasks/?search=T006", False),
+    # Bounded search (at most 8 terms of 3+ letters or digits): the widest searches it accepts, and one it refuses.
+    ("GET /tasks/?search=<8 terms, 4,950 match>", f"/tasks/?search={SEVEN_TERMS}+WP-000", False),
+    ("GET /tasks/?search=<8 terms, one workstream>", f"/tasks/?search={SEVEN_TERMS}+WP-00003-", False),
+    ("GET /tasks/?search=<8 terms, no match>", f"/tasks/?search={SEVEN_TERMS}+nothing-matches", False),
+    ("GET /tasks/?search=<1,900 terms> (400)", "/tasks/?search=" + "+".join(["a"] * 1900), False),
     ("GET /tasks/?ordering=title", "/tasks/?ordering=title", False),
     ("GET /tasks/?ordering=-priority", "/tasks/?ordering=-priority", False),
     ("GET /tasks/?ordering=-updated_at", "/tasks/?ordering=-updated_at", False),
@@ -142,8 +151,13 @@ HTTP_TARGETS: list[tuple[str, str, bool]] = [
     ("admin progress events", "/admin/hub/progressevent/", True),
     ("admin outbox", "/admin/events/outboxevent/", True),
     ("admin tasks ?q=<no match>", "/admin/hub/task/?q=nothing-matches", True),
+    ("admin tasks ?q=<8 terms, no match>", f"/admin/hub/task/?q={SEVEN_TERMS}+nothing-matches", True),
+    ("admin tasks ?q=<1,900 terms> (refused)", "/admin/hub/task/?q=" + "+".join(["a"] * 1900), True),
     ("admin outbox ?q=stale", "/admin/events/outboxevent/?q=stale", True),
 ]
+
+# What a request answers when it is not 200: a search past the bounds is refused before the database sees it.
+EXPECTED_STATUS = {"GET /tasks/?search=<1,900 terms> (400)": 400}
 
 # The MCP list tools timed in-process, with the arguments of each call.
 MCP_TARGETS: list[tuple[str, str, dict[str, Any]]] = [
@@ -387,7 +401,9 @@ def child(mode: str, requests: int) -> None:
         print(json.dumps({"seconds": took, "bytes": len(answer)}), flush=True)
 
 
-def time_mcp(urls: dict[str, str], requests: int) -> dict[str, dict[str, dict[str, float]]]:
+def time_mcp(
+    urls: dict[str, str], requests: int, mcp_targets: list[tuple[str, str, dict[str, Any]]]
+) -> dict[str, dict[str, dict[str, float]]]:
     """Time each MCP call in one child per database, alternating children call by call."""
     children = {
         name: subprocess.Popen(
@@ -408,10 +424,10 @@ def time_mcp(urls: dict[str, str], requests: int) -> dict[str, dict[str, dict[st
         answer: dict[str, float] = json.loads(child.stdout.readline())
         return answer
 
-    targets = [(label, tool, arguments) for label, tool, arguments in MCP_TARGETS]
+    targets = list(mcp_targets)
     targets += [
         (same_label, tool, {**arguments, **extra})
-        for label, tool, arguments in MCP_TARGETS
+        for label, tool, arguments in mcp_targets
         if label in MCP_SAME_ANSWER
         for same_label, extra in [MCP_SAME_ANSWER[label]]
     ]
@@ -501,14 +517,14 @@ def start_gunicorn(url: str, workers: int) -> tuple[int, subprocess.Popen[bytes]
     raise SystemExit("gunicorn did not come up within 60 s")
 
 
-def time_http(servers: list[Server], requests: int) -> list[str]:
+def time_http(servers: list[Server], requests: int, targets: list[tuple[str, str, bool]]) -> list[str]:
     """Time every HTTP target on every server, alternating servers request by request."""
     problems = []
-    for label, path, admin in HTTP_TARGETS:
+    for label, path, admin in targets:
         for server in servers:
             for _ in range(3):  # warm-up: connections, caches, the first query plans
                 status, _, _ = server.get(path, admin=admin)
-            if status != 200:
+            if status != EXPECTED_STATUS.get(label, 200):
                 problems.append(f"{label} answered {status} on the {server.size} database")
             server.latencies[label] = []
         for _ in range(requests):
@@ -529,12 +545,22 @@ def main() -> int:
     parser.add_argument("--prefix", default="statehub_bench_scale", help="database name prefix")
     parser.add_argument("--keep", action="store_true", help="keep the seeded databases")
     parser.add_argument("--reuse", action="store_true", help="reuse databases kept by an earlier --keep run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="time only the requests and MCP calls whose label contains TEXT (repeatable; /health always)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.requests)
         return 0
 
+    http_targets, mcp_targets = HTTP_TARGETS, MCP_TARGETS
+    if args.only:
+        http_targets = [t for t in HTTP_TARGETS if t[0] == HTTP_TARGETS[0][0] or any(o in t[0] for o in args.only)]
+        mcp_targets = [t for t in MCP_TARGETS if any(o in t[0] for o in args.only)]
     started = time.perf_counter()
     load_before = os.getloadavg()
     urls = prepare(args.prefix, reuse=args.reuse)
@@ -549,11 +575,11 @@ def main() -> int:
             credentials = run_child(urls[size.name], "credentials", 0)
             port, process = start_gunicorn(urls[size.name], args.workers)
             servers.append(Server(size.name, port, process, credentials["token"], credentials["session"]))
-        problems = time_http(servers, args.requests)
+        problems = time_http(servers, args.requests, http_targets)
     finally:
         for server in servers:
             devservers.stop_process(server.process)
-    mcp = time_mcp(urls, args.requests)
+    mcp = time_mcp(urls, args.requests, mcp_targets)
     plan: list[str] = run_child(urls["large"], "plan", 0)
     if not args.keep:
         for size in (SMALL, LARGE):
@@ -577,12 +603,12 @@ def main() -> int:
         verdict = "met" if met else "NOT met"
         print(f"{label:<44} {small_s * 1000:8.1f} {large_s * 1000:8.1f} {ratio:6.2f}  {extra:>10}  {verdict}")
 
-    for label, _, _ in HTTP_TARGETS:
+    for label, _, _ in http_targets:
         small_p50 = statistics.median(small.latencies[label])
         large_p50 = statistics.median(large.latencies[label])
         line(label, small_p50, large_p50, f"{large.sizes[label] / 1024:.1f} KB")
     print("\nMCP tools, in-process (tool function + the SDK's indented JSON text of the answer), default arguments:")
-    for label, _, _ in MCP_TARGETS:
+    for label, _, _ in mcp_targets:
         answer = mcp["large"][label]["bytes"]
         line(
             label,

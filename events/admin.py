@@ -59,7 +59,7 @@ class OutboxEventAdmin(PagedChangelistMixin, admin.ModelAdmin):
     def envelope_pretty(self, event: OutboxEvent) -> SafeString:
         return format_html("<pre>{}</pre>", json.dumps(event.envelope, indent=2, ensure_ascii=False))
 
-    def get_search_results(
+    def search_results(
         self, request: HttpRequest, queryset: QuerySet[OutboxEvent], search_term: str
     ) -> tuple[QuerySet[OutboxEvent], bool]:
         """An exact event id when the term is a UUID; otherwise the registered subjects whose name contains it.

@@ -3,12 +3,13 @@
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import django_filters
 from django import forms
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -40,6 +41,7 @@ from events.services import outbox_event_requeue
 from events.subjects import ENVELOPE_VERSION, REGISTRY
 from statehub.api.errors import RETRY_AFTER_S
 from statehub.api.links import SelfLinkField
+from statehub.api.pagination import CheckedCursorPagination
 from statehub.api.throttling import AnonRateThrottle
 from statehub.db.postgresql.base import without_restart_wait
 from statehub.db.restarts import retries_a_cut
@@ -117,29 +119,14 @@ class OutboxEventFilter(django_filters.FilterSet):
         return queryset.filter(published_at__gte=value, stream_seq__gt=stream_seq_before(value, rows=rows))
 
 
-class ReplayPagination(pagination.CursorPagination):
+class ReplayPagination(CheckedCursorPagination):
     """Published events in publish order (stream sequence); the cursor stays valid while new events arrive."""
 
     ordering = "stream_seq"
     page_size_query_param = "page_size"
     max_page_size = 500
-    # A stream sequence fits a bigint; a cursor is a client's text, so its position is checked.
-    MAX_POSITION = 2**63 - 1
-
-    def decode_cursor(self, request: Request) -> pagination.Cursor | None:
-        """DRF's decoding, plus a position that must be a stream sequence (a forged one is a 400, never a 500)."""
-        try:
-            cursor = super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: ["Not a cursor of this list: follow `next`."]}
-            ) from None
-        if cursor is None or cursor.position is None:
-            return cursor
-        position = str(cursor.position)
-        if not (position.isascii() and position.isdigit() and int(position) <= self.MAX_POSITION):
-            raise exceptions.ValidationError({self.cursor_query_param: ["Not a cursor of this list: follow `next`."]})
-        return cursor
+    # A stream sequence is never negative (the column alone allows it).
+    position_validators: ClassVar[list[Callable[[Any], None]]] = [MinValueValidator(0)]
 
 
 # Asking for either of these turns the audit log into the replay of what consumers received.

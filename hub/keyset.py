@@ -5,6 +5,8 @@ after it whatever was added or removed meanwhile (an offset would skip or repeat
 move). The ordering must end with a unique field so that every row has exactly one place.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import datetime as dt
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from hub.errors import ValidationFailed
+from statehub.cursors import TOOL_HINT, InvalidCursor, cursor_value, ordering_field
 
 M = TypeVar("M", bound=models.Model)
 
@@ -39,21 +41,37 @@ def cursor_after(row: models.Model, ordering: Sequence[str]) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def cursor_values(cursor: str, ordering: Sequence[str]) -> list[Any]:
-    """The sort values a cursor of `ordering` carries; ValidationFailed for anything this module did not write."""
+def cursor_values(cursor: str, ordering: Sequence[str], *, queryset: QuerySet[Any]) -> list[Any]:
+    """The sort values a cursor of `ordering` over `queryset` carries; `InvalidCursor` for what this did not write.
+
+    Each value must be of the JSON type `cursor_after` writes for its field and one that field can
+    hold (`statehub.cursors.cursor_value`), so a forged cursor is refused before it reaches a query.
+    """
     try:
-        padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        text = cursor.strip()
+        payload = json.loads(base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode()))
         values = payload["v"]
         ok = payload["o"] == ",".join(ordering) and isinstance(values, list) and len(values) == len(ordering)
-    except (binascii.Error, ValueError, UnicodeError, TypeError, KeyError):
+    except (binascii.Error, ValueError, UnicodeError, TypeError, KeyError, RecursionError):
         ok = False
     if not ok:
-        raise ValidationFailed(
-            "cursor is not one this list gave out; pass back the next_cursor of the previous answer unchanged.",
-            field="cursor",
-        )
-    return list(values)
+        raise InvalidCursor(hint=TOOL_HINT)
+    cleaned = []
+    for name, value in zip(ordering, values, strict=True):
+        field = ordering_field(queryset, name)
+        if value is not None and type(value) is not _json_type(field):
+            raise InvalidCursor(hint=TOOL_HINT)
+        cleaned.append(cursor_value(field, value, hint=TOOL_HINT))
+    return cleaned
+
+
+def _json_type(field: models.Field[Any, Any]) -> type:
+    """The JSON type `cursor_after` writes for a value of `field`."""
+    if isinstance(field, models.BooleanField):
+        return bool
+    if isinstance(field, models.IntegerField):
+        return int
+    return str
 
 
 def keyset_after(ordering: Sequence[str], values: Sequence[Any]) -> Q:
@@ -73,6 +91,6 @@ def keyset_window(
 ) -> tuple[list[M], bool]:
     """Up to `limit` rows of `queryset` in `ordering`, after `cursor` if given, and whether more follow."""
     if cursor:
-        queryset = queryset.filter(keyset_after(ordering, cursor_values(cursor, ordering)))
+        queryset = queryset.filter(keyset_after(ordering, cursor_values(cursor, ordering, queryset=queryset)))
     rows = list(queryset.order_by(*ordering)[: limit + 1])
     return rows[:limit], len(rows) > limit

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from hub.errors import NotFound, ValidationFailed
+from hub.errors import NotFound
 from hub.keyset import keyset_after
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
 from statehub.pagination import bounded_count
@@ -297,11 +297,7 @@ class NextStepList:
 
     def after(self, values: Sequence[Any] | None, *, limit: int) -> tuple[list[Task], bool]:
         """Up to `limit` tasks after the one whose `NEXT_STEPS_ORDERING` values are `values` (or from the start),
-        and whether more follow."""
-        if values is not None and not (
-            isinstance(values[0], bool) and isinstance(values[1], int) and isinstance(values[2], int)
-        ):
-            raise ValidationFailed("cursor is not one this list gave out.", field="cursor")
+        and whether more follow. `values` are as `hub.keyset.cursor_values` checked them against `next_steps_get`."""
         if self.is_short():
             ordered = next_steps_get(**self._arguments)
             if values is not None:

@@ -1,10 +1,12 @@
-"""What every admin changelist of the hub shares: a bounded count, 50 rows a page, cheap row checkboxes and links."""
+"""What every admin changelist of the hub shares: bounded count and search, 50 rows a page, cheap checkboxes, links."""
 
 from typing import Any, ClassVar
 
+from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -12,10 +14,21 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from statehub.pagination import BoundedCountPaginator
+from statehub.search import InvalidSearch, search_terms
 
 
 class PagedChangeList(ChangeList):
-    """A changelist that resolves its rows' change URL once per page, not once per row."""
+    """A changelist that says why it ran no search, and resolves its rows' change URL once per page, not per row."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
+        if not getattr(self, "_search_refusal_shown", False):
+            try:
+                search_terms(self.query, parameter=SEARCH_VAR)
+            except InvalidSearch as exc:
+                # The page lists no rows (`get_search_results`); the message says why and the box keeps the term.
+                messages.error(request, f"Search not run: {exc.message}")
+                self._search_refusal_shown = True
+        return super().get_queryset(request, exclude_parameters)
 
     def url_for_result(self, result: Any) -> str:
         template = getattr(self, "_change_url_template", None)
@@ -31,6 +44,8 @@ class PagedChangeList(ChangeList):
 class PagedChangelistMixin:
     """A `ModelAdmin` mixin whose changelist costs what its page costs, whatever the table's size.
 
+    A search is bounded as the API's is (`statehub.search`): one the hub will not run lists no rows,
+    and the changelist says why; an autocomplete box finds nothing until its term is long enough.
     The count is exact up to 10,000 rows and PostgreSQL's estimate above, counted once. Each row's
     action checkbox is Django's markup written directly: Django renders it through a form-widget
     template for every row (a fifth of a 100-row page's time, measured). Each row's link is
@@ -45,6 +60,24 @@ class PagedChangelistMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return PagedChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        try:
+            search_terms(search_term, parameter=SEARCH_VAR)
+        except InvalidSearch:
+            return queryset.none(), False
+        return self.search_results(request, queryset, search_term)
+
+    def search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """The search itself, once it is known to be within bounds: Django's, unless a model admin has its own."""
+        results: tuple[QuerySet[Any], bool] = super().get_search_results(  # type: ignore[misc]
+            request, queryset, search_term
+        )
+        return results
 
     def action_checkbox(self, obj: Any) -> SafeString:
         return format_html(

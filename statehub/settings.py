@@ -221,7 +221,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         # `?search=` (each list names its fields: key and title, or slug and name) and `?ordering=`.
-        "rest_framework.filters.SearchFilter",
+        "statehub.api.filters.SearchFilter",
         "statehub.api.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "statehub.api.pagination.PageNumberPagination",

@@ -55,14 +55,18 @@ class RepoSyncView(APIView):
     @extend_schema(
         request=None,
         responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The repo report (see ADR-001)."),
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The repo report (see ADR-001): whole counts, at most 20 findings listed; `truncated` "
+                "and `full_report` (the command that prints them all) when more were found.",
+            ),
             404: OpenApiResponse(description="Unknown repo."),
             409: OpenApiResponse(description="No readable checkout, or another reconciliation is running."),
         },
     )
     def post(self, request: Request, slug: str) -> Response:
         repo = get_by_key_or_id(Repo, slug, queryset=Repo.objects.filter(slug=slug))
-        return Response(repo_sync(repo=repo).as_dict())
+        return Response(repo_sync(repo=repo).as_dict(bounded=True))
 
 
 class ConsistencySweepView(APIView):
@@ -73,7 +77,12 @@ class ConsistencySweepView(APIView):
     @extend_schema(
         request=SweepRequestSerializer,
         responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The sweep report, with `not_reached`."),
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The sweep report, with `not_reached`: whole counts per repo, at most 20 findings a "
+                "repo and 100 in all; `truncated` and `full_report` (the command that prints them all) when more "
+                "were found.",
+            ),
             400: OpenApiResponse(description="Invalid body."),
             404: OpenApiResponse(description="Unknown repo."),
             409: OpenApiResponse(description="A sweep is already running, or the named repo has no checkout."),
@@ -91,4 +100,4 @@ class ConsistencySweepView(APIView):
                 raise CheckoutUnreadable(problem)
             repos = [repo]
         report = sweep(repos=repos, fix=params["fix"], max_seconds=params["max_seconds"])
-        return Response(report.as_dict())
+        return Response(report.as_dict(bounded=True))

@@ -340,6 +340,10 @@ class NextStepsQuerySerializer(serializers.Serializer):
     domain = serializers.CharField(required=False, max_length=100, help_text="Domain slug.")
 
 
+# The list-wide parameters other lists take that would change what "next" means.
+UNSUPPORTED_NEXT_STEPS_PARAMETERS = ("ordering", "search")
+
+
 @extend_schema(parameters=[NextStepsQuerySerializer])
 class NextStepsView(generics.ListAPIView):
     """What to work on next (the read model behind MCP `get_next_steps`), each task with its reason."""
@@ -351,4 +355,15 @@ class NextStepsView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         query = NextStepsQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
+        # The order is the point of this list and its filters are its own: refuse rather than ignore the others'.
+        refused = {
+            name: [
+                f"/next-steps/ takes no ?{name}=: it is always in next-step order and filters by repo, "
+                "workstream and domain only (/tasks/ searches and orders tasks)."
+            ]
+            for name in UNSUPPORTED_NEXT_STEPS_PARAMETERS
+            if name in self.request.query_params
+        }
+        if refused:
+            raise serializers.ValidationError(refused)
         return selectors.NextStepList(**query.validated_data)

@@ -113,7 +113,8 @@ def get_next_steps(
     """
     steps = selectors.NextStepList(repo=repo, workstream=workstream, domain=domain)
     ordering = selectors.NEXT_STEPS_ORDERING
-    rows, has_more = steps.after(cursor_values(cursor, ordering) if cursor else None, limit=limit)
+    values = cursor_values(cursor, ordering, queryset=selectors.next_steps_get()) if cursor else None
+    rows, has_more = steps.after(values, limit=limit)
     items, has_more, next_cursor = _page(rows, has_more, ordering=ordering, render=next_step_out)
     return NextSteps(
         count=len(items), total=_total(steps.queryset()), has_more=has_more, next_cursor=next_cursor, items=items
@@ -259,9 +260,13 @@ def get_recent_progress(
 def check_repo_consistency(
     repo_slug: Annotated[str, Field(description="The repo's slug (or UUID) whose workplan files to compare.")],
 ) -> dict[str, Any]:
-    """Compare a repo's workplan files with the hub's records and report every drift; changes nothing."""
+    """Compare a repo's workplan files with the hub's records and report its drift; changes nothing.
+
+    Counts are whole; at most 20 findings are listed, with `truncated` and `full_report` (the command
+    that prints them all) when there are more.
+    """
     repo = selectors.get_by_key_or_id(Repo, repo_slug)
-    report: dict[str, Any] = reconcile_repo(repo=repo, fix=False).as_dict()
+    report: dict[str, Any] = reconcile_repo(repo=repo, fix=False).as_dict(bounded=True)
     return report
 
 

@@ -1,11 +1,22 @@
 """What a reconciliation tells its caller: findings, one report per repo, and the sweep's report.
 
 The same objects back the command's text and `--json`, the API's responses and the MCP tool.
+The command prints every finding; an answer of the API or MCP is bounded (`bounded=True`): the
+counts are whole, the lists stop at `ANSWER_FINDINGS_PER_REPO` findings a repo and
+`ANSWER_FINDINGS_TOTAL` in all (a sweep of a few hundred drifting repos answered 1.27 MB before),
+and `truncated` with `full_report` says so and names the command that prints them all.
 """
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# What one answer lists at most: findings of one repo (and its files a budget did not reach), and of a whole sweep.
+ANSWER_FINDINGS_PER_REPO = 20
+ANSWER_FINDINGS_TOTAL = 100
+# The order in which a bounded answer spends its findings: what stops a repo from agreeing comes first.
+_LISTING_ORDER = ("errors", "conflicts", "drift", "warnings", "applied")
+FULL_REPORT_COMMAND = "manage.py consistency_check {scope} --json"
 
 
 @dataclass
@@ -64,8 +75,29 @@ class RepoReport:
     def status(self) -> str:
         return {0: "clean", 1: "drift", 2: "warnings"}[self.exit_code]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, *, bounded: bool = False, findings_limit: int | None = None) -> dict[str, Any]:
+        """The report as JSON: every finding, or at most `findings_limit` (`bounded`: `ANSWER_FINDINGS_PER_REPO`)."""
+        if bounded and findings_limit is None:
+            findings_limit = ANSWER_FINDINGS_PER_REPO
+        lists = {
+            "drift": self.drift,
+            "conflicts": self.conflicts,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "applied": self.applied,
+        }
+        shown, budget = dict(lists), findings_limit
+        if budget is not None:
+            for name in _LISTING_ORDER:
+                shown[name] = lists[name][: max(budget, 0)]
+                budget -= len(shown[name])
+        not_reached = self.files_not_reached
+        if findings_limit is not None:
+            not_reached = not_reached[:findings_limit]
+        truncated = len(not_reached) < len(self.files_not_reached) or any(
+            len(shown[name]) < len(lists[name]) for name in lists
+        )
+        body: dict[str, Any] = {
             "repo": self.repo,
             "fix": self.fix,
             "status": self.status,
@@ -79,16 +111,22 @@ class RepoReport:
                 "errors": len(self.errors),
                 "warnings": len(self.warnings),
                 "applied": len(self.applied),
+                "files_not_reached": len(self.files_not_reached),
             },
-            "drift": [item.as_dict() for item in self.drift],
-            "conflicts": [item.as_dict() for item in self.conflicts],
-            "errors": [item.as_dict() for item in self.errors],
-            "warnings": [item.as_dict() for item in self.warnings],
-            "applied": [item.as_dict() for item in self.applied],
-            "files_not_reached": self.files_not_reached,
+            **{name: [item.as_dict() for item in items] for name, items in shown.items()},
+            "files_not_reached": not_reached,
             "synced_at": _jsonable(self.synced_at),
             "elapsed_s": round(self.elapsed_s, 3),
+            "truncated": truncated,
         }
+        if truncated:
+            body["full_report"] = FULL_REPORT_COMMAND.format(scope=f"--repo {self.repo}")
+        return body
+
+
+def listed_findings(body: dict[str, Any]) -> int:
+    """How many findings a repo report's JSON lists."""
+    return sum(len(body[name]) for name in _LISTING_ORDER)
 
 
 @dataclass
@@ -113,14 +151,29 @@ class SweepReport:
             return 1
         return 2 if 2 in codes else 0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, *, bounded: bool = False) -> dict[str, Any]:
+        """The sweep as JSON: every finding, or (`bounded`) at most `ANSWER_FINDINGS_PER_REPO` a repo and
+        `ANSWER_FINDINGS_TOTAL` in all, with each repo's counts whole."""
+        repos, budget = [], ANSWER_FINDINGS_TOTAL
+        for report in self.repos:
+            if bounded:
+                body = report.as_dict(findings_limit=min(ANSWER_FINDINGS_PER_REPO, budget))
+                budget -= listed_findings(body)
+            else:
+                body = report.as_dict()
+            repos.append(body)
+        truncated = any(body["truncated"] for body in repos)
+        sweep: dict[str, Any] = {
             "fix": self.fix,
             "max_seconds": self.max_seconds,
             "status": {0: "clean", 1: "drift", 2: "warnings"}[self.exit_code],
             "exit_code": self.exit_code,
-            "repos": [report.as_dict() for report in self.repos],
+            "repos": repos,
             "skipped": self.skipped,
             "not_reached": self.not_reached,
             "elapsed_s": round(self.elapsed_s, 3),
+            "truncated": truncated,
         }
+        if truncated:
+            sweep["full_report"] = FULL_REPORT_COMMAND.format(scope="--all")
+        return sweep

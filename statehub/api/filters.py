@@ -1,4 +1,4 @@
-"""`?ordering=` that refuses what it cannot do and pages the same way every time."""
+"""`?ordering=` that refuses what it cannot do and pages the same way every time; `?search=` within bounds."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+
+from statehub.search import SEARCH_MAX_TERMS, SEARCH_MIN_TERM_LENGTH, search_terms
 
 
 class OrderingFilter(filters.OrderingFilter):
@@ -52,3 +54,25 @@ class OrderingFilter(filters.OrderingFilter):
             # Descending with the last chosen field, so one index read backwards serves both.
             ordering = [*ordering, f"-{tiebreak}" if ordering[-1].startswith("-") else tiebreak]
         return queryset.order_by(*ordering)
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's search filter, bounded by `statehub.search.search_terms` (a few terms, each one the index can find).
+
+    A search it will not run is a 400 naming `search` and the limit, before the database sees it
+    (DRF itself answers a NUL with a bare JSON list). A list that searches nothing refuses
+    `?search=` instead of ignoring it, as `?ordering=` refuses a field it does not offer.
+    """
+
+    search_description = (
+        f"Terms separated by spaces or commas (a quoted phrase is one term), each of which must match: at most "
+        f"{SEARCH_MAX_TERMS}, each with at least {SEARCH_MIN_TERM_LENGTH} letters or digits in a row; else a 400."
+    )
+
+    def get_search_terms(self, request: Request) -> list[str]:
+        return search_terms(request.query_params.get(self.search_param, ""), parameter=self.search_param)
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        if not self.get_search_fields(view, request) and request.query_params.get(self.search_param):
+            raise ValidationError({self.search_param: ["This list has no search; its filters are in /schema/."]})
+        return super().filter_queryset(request, queryset, view)

@@ -61,6 +61,16 @@ def test_a_search_matches_registered_subjects_by_part_of_their_name(admin_client
     assert str(event.id) not in by_nothing.content.decode()
 
 
+def test_a_search_term_too_short_lists_no_events_and_says_why(admin_client: Client) -> None:
+    event = failed_event()
+
+    response = admin_client.get(CHANGELIST, {"q": "re"})
+
+    assert response.status_code == 200
+    assert str(event.id) not in response.content.decode()
+    assert "Search not run" in response.content.decode()
+
+
 def test_the_detail_shows_the_envelope_and_cannot_be_edited_or_deleted(admin_client: Client) -> None:
     event = failed_event()
 

@@ -3,7 +3,11 @@
 from typing import Any
 
 import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
 from django.db.models import Model
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from events.models import OutboxEvent
@@ -52,6 +56,45 @@ def test_changelist_search_and_filter_work(admin_client):
     assert response.status_code == 200
     assert b"CUST-WP-0040" in response.content
     assert b"OTHER-WP-0001" not in response.content
+
+
+@pytest.mark.parametrize(
+    ("query", "limit"),
+    [(" ".join(["a"] * 1900), "at most 8 terms"), ("CUST ab", "at least 3 letters or digits")],
+)
+def test_a_search_out_of_bounds_lists_no_rows_and_says_why(admin_client: Client, query: str, limit: str) -> None:
+    TaskFactory.create(key="CUST-WP-0040-T01")
+    url = reverse("admin:hub_task_changelist")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(url, {"q": query})
+
+    assert response.status_code == 200
+    shown = [str(message) for message in get_messages(response.wsgi_request)]
+    assert len(shown) == 1 and shown[0].startswith("Search not run:") and limit in shown[0]
+    assert b"CUST-WP-0040-T01" not in response.content
+    assert not [query["sql"] for query in queries.captured_queries if 'FROM "hub_task"' in query["sql"]]
+
+
+def test_a_nul_in_the_admin_search_is_a_message_not_a_server_error(admin_client: Client) -> None:
+    # Django's own search form refuses it (and searches nothing) before the hub's rule is asked.
+    response = admin_client.get(reverse("admin:hub_task_changelist"), {"q": "abc\x00def"})
+
+    assert response.status_code == 200
+    assert [str(message) for message in get_messages(response.wsgi_request)] == ["Null characters are not allowed."]
+
+
+def test_an_autocomplete_term_too_short_finds_nothing_yet_and_leaves_no_message(admin_client: Client) -> None:
+    WorkstreamFactory.create(key="CUST-WP-0040")
+    url = reverse("admin:autocomplete")
+    field = {"app_label": "hub", "model_name": "task", "field_name": "workstream"}
+
+    short = admin_client.get(url, {**field, "term": "CU"})
+    enough = admin_client.get(url, {**field, "term": "CUS"})
+
+    assert short.status_code == 200 and short.json()["results"] == []
+    assert [item["text"] for item in enough.json()["results"]] == ["CUST-WP-0040"]
+    assert list(get_messages(short.wsgi_request)) == []
 
 
 def _workstream_form(workstream: Workstream, **changes: object) -> dict[str, object]:

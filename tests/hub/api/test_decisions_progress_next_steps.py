@@ -167,3 +167,17 @@ def test_next_steps_list_open_tasks_of_active_workstreams_with_reasons(api: APIC
     assert results[0]["repo"] == "state-hub"
     assert [item["key"] for item in api.get("/next-steps/?workstream=W-PLAIN").json()["results"]] == ["P-2", "P-1"]
     assert api.get("/next-steps/?repo=elsewhere").json()["count"] == 0
+
+
+@pytest.mark.parametrize(("parameter", "value"), [("ordering", "-priority"), ("search", "rotate")])
+def test_next_steps_refuse_an_ordering_or_a_search_they_do_not_offer(
+    api: APIClient, parameter: str, value: str
+) -> None:
+    TaskFactory.create(workstream=WorkstreamFactory.create(status="active"), status="todo")
+
+    response = api.get("/next-steps/", {parameter: value, "repo": "state-hub"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == [parameter]
+    assert "next-step order" in response.json()[parameter][0]
+    assert api.get("/next-steps/").json()["count"] == 1

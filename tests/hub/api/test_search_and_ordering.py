@@ -3,6 +3,8 @@
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from tests.factories import DecisionFactory, RepoFactory, TaskFactory, WorkstreamFactory
@@ -79,3 +81,47 @@ def test_pages_of_an_order_with_ties_neither_repeat_nor_skip_a_row(api: APIClien
 def test_the_outbox_orders_by_creation_time_only(api: APIClient) -> None:
     assert api.get("/events/?ordering=-created_at").status_code == 200
     assert api.get("/events/?ordering=attempts").status_code == 400
+
+
+def test_every_term_of_a_search_must_match_the_key_or_the_title(api: APIClient) -> None:
+    TaskFactory(key="ROT-T01", title="Rotate the signing keys")
+    TaskFactory(key="ROT-T02", title="Rotate the tyres")
+
+    assert keys(api.get("/tasks/", {"search": "rotate signing keys rot-t01"})) == ["ROT-T01"]
+    assert keys(api.get("/tasks/", {"search": '"the tyres"'})) == ["ROT-T02"]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_a_search_of_1900_terms_is_a_400_naming_the_limit_before_any_row_is_read(api: APIClient, path: str) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(path, {"search": " ".join(["a"] * 1900)})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "search": ["A search takes at most 8 terms (separated by spaces or commas); this one has 1900."]
+    }
+    # The token lookup reads the user; nothing reads a hub table.
+    assert not [query["sql"] for query in queries.captured_queries if '"hub_' in query["sql"]]
+
+
+def test_a_term_too_short_for_the_search_index_is_a_400_naming_the_minimum(api: APIClient) -> None:
+    response = api.get("/tasks/", {"search": "rotate ab"})
+
+    assert response.status_code == 400
+    assert "at least 3 letters or digits" in response.json()["search"][0]
+    assert "'ab'" in response.json()["search"][0]
+
+
+def test_a_nul_in_a_search_is_the_json_error_object(api: APIClient) -> None:
+    response = api.get("/tasks/?search=%00")
+
+    assert response.status_code == 400
+    assert response.json() == {"search": ["A search cannot contain a NUL character."]}
+
+
+def test_a_list_that_searches_nothing_refuses_a_search_instead_of_ignoring_it(api: APIClient) -> None:
+    response = api.get("/events/", {"search": "repo"})
+
+    assert response.status_code == 400
+    assert "no search" in response.json()["search"][0]
+    assert api.get("/events/", {"search": ""}).status_code == 200

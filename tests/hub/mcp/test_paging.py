@@ -1,5 +1,6 @@
 """MCP list tools answer in bounded pages: `limit`, `cursor`, `total`, `has_more`, `next_cursor`."""
 
+import base64
 import json
 from typing import Any, cast
 
@@ -25,6 +26,14 @@ ITEMS = {
     "list_pending_decisions": "decisions",
     "get_recent_progress": "events",
 }
+
+
+NEXT_STEPS = "-decision_boost,status_rank,priority_rank,workstream__priority,order,key"
+
+
+def _forged(ordering: str, values: list[Any]) -> str:
+    """A cursor shaped as the hub writes them, holding `values`."""
+    return base64.urlsafe_b64encode(json.dumps({"o": ordering, "v": values}).encode()).decode()
 
 
 def _walk(mcp_client: McpClient, tool: str, arguments: dict[str, Any], limit: int) -> list[dict[str, Any]]:
@@ -146,6 +155,10 @@ def test_a_default_answer_stops_before_64_kb_and_hands_out_a_cursor_for_the_rest
     ("tool", "arguments", "message"),
     [
         ("list_workstreams", {"cursor": "not-a-cursor"}, "cursor"),
+        # Well-formed, but with values no row holds: past the column's range, a NUL, a date that does not exist.
+        ("list_workstreams", {"cursor": _forged("priority,key", [10**30, "WS-1"])}, "invalid_cursor: cursor"),
+        ("get_next_steps", {"cursor": _forged(NEXT_STEPS, [True, 0, 0, 1, 2, "a\x00b"])}, "invalid_cursor: cursor"),
+        ("list_pending_decisions", {"cursor": _forged("created_at,key", ["2026-99-99", "D"])}, "invalid_cursor"),
         ("list_pending_decisions", {"limit": 201}, "limit"),
         ("get_next_steps", {"limit": 0}, "limit"),
     ],

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
 from hub.models import Repo, Workstream
-from hub.reconcile import LOCK_KEY, runs
+from hub.reconcile import LOCK_KEY, reporting, runs
 from tests.factories import RepoFactory
 from tests.hub.reconcile.support import register, switch_checkout
 
@@ -62,6 +62,18 @@ def test_sync_reconciles_the_repo_and_returns_the_report(client, tmp_path):
     assert repo.last_synced_at is not None
 
 
+def test_a_sync_answer_lists_a_bounded_number_of_findings_and_names_the_command_for_all(client, tmp_path, monkeypatch):
+    monkeypatch.setattr(reporting, "ANSWER_FINDINGS_PER_REPO", 3)
+    register(tmp_path, "clean")
+
+    body = client.post("/repos/fixture-repo/sync", format="json").json()
+
+    listed = sum(len(body[name]) for name in ("drift", "conflicts", "errors", "warnings", "applied"))
+    assert body["counts"]["applied"] == 10 and listed == 3
+    assert body["truncated"] is True
+    assert body["full_report"] == "manage.py consistency_check --repo fixture-repo --json"
+
+
 def test_sync_records_events_for_transitions_it_applied(client, tmp_path):
     repo = register(tmp_path, "clean")
     client.post("/repos/fixture-repo/sync")
@@ -102,6 +114,21 @@ def test_sync_while_another_run_holds_the_lock_is_409(client, tmp_path, other_se
     assert response.status_code == 409
     assert response.json()["code"] == "reconciliation_running"
     assert not Workstream.objects.exists()
+
+
+def test_a_sweep_answer_lists_a_bounded_number_of_findings_in_all_with_every_count(client, tmp_path, monkeypatch):
+    monkeypatch.setattr(reporting, "ANSWER_FINDINGS_TOTAL", 4)
+    register(tmp_path, "clean")
+    register(tmp_path, "closed", slug="closed-repo")
+
+    body = client.post("/consistency/sweep", {"max_seconds": 300}, format="json").json()
+
+    listed = [
+        len(repo[name]) for repo in body["repos"] for name in ("drift", "conflicts", "errors", "warnings", "applied")
+    ]
+    assert sum(listed) == 4
+    assert sum(repo["counts"]["applied"] for repo in body["repos"]) > 4
+    assert body["truncated"] is True and body["full_report"] == "manage.py consistency_check --all --json"
 
 
 @pytest.mark.parametrize("path", ["/consistency/sweep", "/consistency/sweep/remote-all"])
