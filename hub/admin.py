@@ -15,7 +15,17 @@ from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from hub import services
-from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from hub.models import (
+    DECISION_OPTION_MAX_LENGTH,
+    DECISION_OPTIONS_MAX,
+    Decision,
+    Domain,
+    DomainGoal,
+    ProgressEvent,
+    Repo,
+    Task,
+    Workstream,
+)
 from hub.services.decisions import RESOLUTION_FIELDS
 from hub.transitions import TRANSITIONS, offered_statuses
 from statehub.changelists import PagedChangelistMixin
@@ -72,6 +82,7 @@ class ServiceForm(forms.ModelForm):
 class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
     """Admin whose saves call the hub's services instead of `Model.save()`."""
 
+    form = ServiceForm
     service: Callable[[models.Model | None, dict[str, Any], str], models.Model]
     # The envelope attribute by which this model's lifecycle events name an object (with its `events_key_field`),
     # for the link from a change page to the outbox; None for a model no event names.
@@ -79,7 +90,7 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
     events_key_field = "key"
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change=change, form=ServiceForm, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
         form.service_call = staticmethod(type(self).service)  # type: ignore[attr-defined]
         form.actor = getattr(request.user, "username", "")  # type: ignore[attr-defined]
         status = form.base_fields.get("status")
@@ -281,8 +292,66 @@ class TaskAdmin(TrackedServiceAdmin):
         return services.task_update(task=obj, data=data) if obj else services.task_create(data=data)
 
 
+class OptionListField(forms.Field):
+    """A list of strings edited one per line: blank lines are dropped, each line is trimmed."""
+
+    widget = forms.Textarea(attrs={"rows": 5})
+    default_error_messages = {
+        "too_many": "At most %(limit)d options.",
+        "too_long": "An option has at most %(limit)d characters: %(option)s",
+    }
+
+    def __init__(self, *, max_items: int, max_length: int, **kwargs: Any) -> None:
+        self.max_items, self.max_length = max_items, max_length
+        kwargs.setdefault("help_text", "One option per line.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        if len(value) > self.max_items:
+            raise forms.ValidationError(self.error_messages["too_many"], params={"limit": self.max_items})
+        for option in value:
+            if len(option) > self.max_length:
+                raise forms.ValidationError(
+                    self.error_messages["too_long"], params={"limit": self.max_length, "option": option[:40] + "…"}
+                )
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial or []) != self.to_python(data)
+
+
+class DecisionForm(ServiceForm):
+    """The decision form: options one per line, and `chosen_option` a choice of the decision's options.
+
+    The same shapes as the API: `options` a list of strings, and the resolution form's
+    `chosen_option` offering the options the decision has (the service checks it again).
+    """
+
+    options = OptionListField(required=False, max_items=DECISION_OPTIONS_MAX, max_length=DECISION_OPTION_MAX_LENGTH)
+    chosen_option = forms.ChoiceField(
+        required=False,
+        help_text="One of the decision's options (as saved), when resolving it.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        options = list(self.instance.options or []) if self.instance.pk else []
+        chosen = self.fields["chosen_option"]
+        assert isinstance(chosen, forms.ChoiceField)
+        chosen.choices = [("", "—")] + [(option, option) for option in options]
+
+
 @admin.register(Decision)
 class DecisionAdmin(TrackedServiceAdmin):
+    form = DecisionForm
     list_display = ["key", "title", "status", "repo_link", "workstream_link", "resolved_at"]
     events_attribute = "decision_key"
     list_filter = ["status"]

@@ -168,7 +168,7 @@ def test_resolving_a_decision_in_the_admin_needs_a_rationale(admin_client):
         "key": decision.key,
         "title": decision.title,
         "question": decision.question,
-        "options": '["a", "b"]',
+        "options": "a\nb",
         "status": "resolved",
         "repo": "",
         "workstream": "",
@@ -239,3 +239,81 @@ def test_canceling_selected_tasks_goes_through_the_service(admin_client):
     )
 
     assert sorted(Task.objects.values_list("status", flat=True)) == ["cancel", "cancel", "todo"]
+
+
+def test_the_decision_form_edits_options_one_per_line_and_offers_them_as_the_chosen_option(admin_client):
+    decision = DecisionFactory.create(options=["keep nats", "move to kafka"])
+    url = reverse("admin:hub_decision_change", args=[decision.pk])
+
+    form = admin_client.get(url).context["adminform"].form
+    assert form["options"].value() == "keep nats\nmove to kafka"
+    assert "<textarea" in str(form["options"])
+    assert [value for value, _ in form.fields["chosen_option"].choices] == ["", "keep nats", "move to kafka"]
+
+    response = admin_client.post(
+        url,
+        {
+            "key": decision.key,
+            "title": decision.title,
+            "question": "",
+            "options": "keep nats\n\n  move to kafka  \nstay on redis\n",
+            "status": "open",
+            "repo": "",
+            "workstream": "",
+            "rationale": "",
+            "chosen_option": "",
+            "decided_by": "",
+        },
+    )
+
+    assert response.status_code == 302
+    decision.refresh_from_db()
+    assert decision.options == ["keep nats", "move to kafka", "stay on redis"]
+
+
+def test_the_decision_form_refuses_a_chosen_option_that_is_not_an_option(admin_client):
+    decision = DecisionFactory.create(options=["a", "b"])
+    form = {
+        "key": decision.key,
+        "title": decision.title,
+        "question": "",
+        "options": "a\nb",
+        "status": "resolved",
+        "repo": "",
+        "workstream": "",
+        "rationale": "because",
+        "chosen_option": "c",
+        "decided_by": "",
+    }
+
+    response = admin_client.post(reverse("admin:hub_decision_change", args=[decision.pk]), form)
+
+    assert response.status_code == 200
+    assert "chosen_option" in response.context["adminform"].form.errors
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.OPEN
+    assert not OutboxEvent.objects.exists()
+
+
+def test_the_decision_form_refuses_a_repeated_or_over_long_option(admin_client):
+    decision = DecisionFactory.create(options=["a"])
+    form = {
+        "key": decision.key,
+        "title": decision.title,
+        "question": "",
+        "status": "open",
+        "repo": "",
+        "workstream": "",
+        "rationale": "",
+        "chosen_option": "",
+        "decided_by": "",
+    }
+    url = reverse("admin:hub_decision_change", args=[decision.pk])
+
+    repeated = admin_client.post(url, {**form, "options": "a\nb\na"})
+    too_long = admin_client.post(url, {**form, "options": "a\n" + "x" * 301})
+
+    assert repeated.context["adminform"].form.errors == {"options": ["Options must not repeat."]}
+    assert list(too_long.context["adminform"].form.errors) == ["options"]
+    decision.refresh_from_db()
+    assert decision.options == ["a"]
