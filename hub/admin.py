@@ -6,9 +6,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models, transaction
 from django.forms.models import construct_instance
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -28,6 +30,7 @@ from hub.models import (
 )
 from hub.services.decisions import RESOLUTION_FIELDS
 from hub.transitions import TRANSITIONS, offered_statuses
+from hub.workplan_contradictions import workstreams_status_contradictions
 from statehub.changelists import PagedChangelistMixin
 from statehub.errors import ServiceError
 
@@ -230,8 +233,24 @@ class TaskInline(admin.TabularInline):
         return False
 
 
+# The admin's name for `workstream_update(despite_workplan=...)`: a form field, and the confirmation page's answer.
+DESPITE_WORKPLAN = "despite_workplan"
+
+
+class WorkstreamForm(ServiceForm):
+    """The workstream form; for one a workplan file describes, a box to set a status the file contradicts."""
+
+    despite_workplan = forms.BooleanField(
+        required=False,
+        label="Change it despite the workplan file",
+        help_text="The file wins: the next sync moves the status back to the file's, or reports a conflict "
+        "on every run until the file agrees. Without this box, a status the file contradicts is refused.",
+    )
+
+
 @admin.register(Workstream)
 class WorkstreamAdmin(TrackedServiceAdmin):
+    form = WorkstreamForm
     list_display = ["key", "title", "repo_link", "status", "priority", "owner", "updated_at"]
     events_attribute = "workstream_key"
     # No filter by repo: its sidebar would list every repo on every page (200 links at 4,000
@@ -258,13 +277,48 @@ class WorkstreamAdmin(TrackedServiceAdmin):
     def repo_link(self, obj: Workstream) -> str:
         return _link(obj.repo)
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or not obj.source_path:
+            # Only a workstream read from a workplan file has a file to contradict; the class is this request's.
+            form.base_fields.pop(DESPITE_WORKPLAN, None)
+        return form
+
     @admin.action(description="Complete selected workstreams", permissions=["change"])
-    def complete_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self.change_each(request, queryset, {"status": Workstream.Status.COMPLETED}, "workstream(s) completed")
+    def complete_selected(self, request: HttpRequest, queryset: Any) -> TemplateResponse | None:
+        return self.change_status_of_selected(
+            request, queryset, Workstream.Status.COMPLETED, action="complete_selected", done="workstream(s) completed"
+        )
+
+    def change_status_of_selected(
+        self, request: HttpRequest, queryset: Any, status: str, *, action: str, done: str
+    ) -> TemplateResponse | None:
+        """A bulk status change; where workplan files say otherwise, first a page naming them asks to confirm."""
+        despite = request.POST.get(DESPITE_WORKPLAN) == "yes"
+        if not despite:
+            contradictions = workstreams_status_contradictions(workstreams=queryset.order_by("pk"), status=status)
+            if contradictions:
+                context = {
+                    **self.admin_site.each_context(request),
+                    "title": "Change workstreams despite their workplan files",
+                    "opts": self.model._meta,
+                    "queryset": queryset,
+                    "contradictions": contradictions,
+                    "action": action,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "media": self.media,
+                }
+                return TemplateResponse(request, "admin/hub/workstream/confirm_despite_workplan.html", context)
+        self.change_each(request, queryset, {"status": status, DESPITE_WORKPLAN: despite}, done)
+        return None
 
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> Workstream:
-        return services.workstream_update(workstream=obj, data=data) if obj else services.workstream_create(data=data)
+        data = dict(data)
+        despite = bool(data.pop(DESPITE_WORKPLAN, False))
+        if obj is None:
+            return services.workstream_create(data=data)
+        return services.workstream_update(workstream=obj, data=data, despite_workplan=despite)
 
 
 @admin.register(Task)

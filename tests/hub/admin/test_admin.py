@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from events.models import OutboxEvent
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from hub.reconcile import reconcile_repo
 from tests.factories import (
     DecisionFactory,
     DomainFactory,
@@ -17,6 +18,7 @@ from tests.factories import (
     TaskFactory,
     WorkstreamFactory,
 )
+from tests.hub.reconcile.support import register
 
 pytestmark = pytest.mark.django_db
 
@@ -317,3 +319,72 @@ def test_the_decision_form_refuses_a_repeated_or_over_long_option(admin_client):
     assert list(too_long.context["adminform"].form.errors) == ["options"]
     decision.refresh_from_db()
     assert decision.options == ["a"]
+
+
+PLAN = "workplans/CUST-WP-0040-delegate-maintenance.md"
+
+
+@pytest.fixture
+def synced(tmp_path: Any) -> Workstream:
+    """CUST-WP-0040 as its workplan file describes it (`active`), with another workstream no file describes."""
+    reconcile_repo(repo=register(tmp_path, "clean"), fix=True)
+    WorkstreamFactory.create(key="PLAIN-WP-0001", status="active")
+    return Workstream.objects.get(key="CUST-WP-0040")
+
+
+def test_completing_selected_workstreams_a_file_contradicts_asks_first_naming_the_file(admin_client, synced):
+    selected = [
+        str(pk)
+        for pk in Workstream.objects.filter(key__in=["CUST-WP-0040", "PLAIN-WP-0001"]).values_list("pk", flat=True)
+    ]
+    chosen = Workstream.objects.filter(pk__in=selected)
+
+    response = admin_client.post(
+        reverse("admin:hub_workstream_changelist"), {"action": "complete_selected", "_selected_action": selected}
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert PLAN in page
+    assert "Yes, I\u2019m sure" in page
+    assert [c.workstream_key for c in response.context["contradictions"]] == ["CUST-WP-0040"]
+    assert set(chosen.values_list("status", flat=True)) == {"active"}
+    assert not OutboxEvent.objects.exists()
+
+    response = admin_client.post(
+        reverse("admin:hub_workstream_changelist"),
+        {"action": "complete_selected", "_selected_action": selected, "despite_workplan": "yes"},
+        follow=True,
+    )
+
+    assert "2 workstream(s) completed." in response.content.decode()
+    assert set(chosen.values_list("status", flat=True)) == {"completed"}
+    assert OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").count() == 2
+
+
+def test_the_workstream_form_refuses_a_status_its_file_contradicts_unless_the_box_is_ticked(admin_client, synced):
+    url = reverse("admin:hub_workstream_change", args=[synced.pk])
+    form = _workstream_form(synced, status="completed")
+
+    refused = admin_client.post(url, form)
+
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors["status"]
+    assert len(errors) == 1 and PLAN in errors[0]
+    assert Workstream.objects.get(pk=synced.pk).status == "active"
+
+    accepted = admin_client.post(url, {**form, "despite_workplan": "on"})
+
+    assert accepted.status_code == 302
+    assert Workstream.objects.get(pk=synced.pk).status == "completed"
+    assert OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").count() == 1
+
+
+def test_only_a_workstream_a_file_describes_has_the_despite_workplan_box(admin_client, synced):
+    plain = Workstream.objects.get(key="PLAIN-WP-0001")
+
+    with_file = admin_client.get(reverse("admin:hub_workstream_change", args=[synced.pk]))
+    without = admin_client.get(reverse("admin:hub_workstream_change", args=[plain.pk]))
+
+    assert "despite_workplan" in with_file.context["adminform"].form.fields
+    assert "despite_workplan" not in without.context["adminform"].form.fields
