@@ -397,7 +397,10 @@ class DecisionForm(ServiceForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        options = list(self.instance.options or []) if self.instance.pk else []
+        options = list(self.instance.options or [])
+        if self.instance.chosen_option and self.instance.chosen_option not in options:
+            # An answer recorded before options were checked stays shown as it is, not silently blanked.
+            options.append(self.instance.chosen_option)
         chosen = self.fields["chosen_option"]
         assert isinstance(chosen, forms.ChoiceField)
         chosen.choices = [("", "—")] + [(option, option) for option in options]
