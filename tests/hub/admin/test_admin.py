@@ -388,3 +388,12 @@ def test_only_a_workstream_a_file_describes_has_the_despite_workplan_box(admin_c
 
     assert "despite_workplan" in with_file.context["adminform"].form.fields
     assert "despite_workplan" not in without.context["adminform"].form.fields
+
+
+def test_the_decision_form_shows_a_chosen_option_recorded_before_options_were_checked(admin_client):
+    decision = DecisionFactory.create(options=["a", "b"], status="resolved", chosen_option="legacy answer")
+
+    form = admin_client.get(reverse("admin:hub_decision_change", args=[decision.pk])).context["adminform"].form
+
+    assert [value for value, _ in form.fields["chosen_option"].choices] == ["", "a", "b", "legacy answer"]
+    assert form["chosen_option"].value() == "legacy answer"
