@@ -6,18 +6,31 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models, transaction
 from django.forms.models import construct_instance
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from hub import services
-from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from hub.models import (
+    DECISION_OPTION_MAX_LENGTH,
+    DECISION_OPTIONS_MAX,
+    Decision,
+    Domain,
+    DomainGoal,
+    ProgressEvent,
+    Repo,
+    Task,
+    Workstream,
+)
 from hub.services.decisions import RESOLUTION_FIELDS
 from hub.transitions import TRANSITIONS, offered_statuses
+from hub.workplan_contradictions import workstreams_status_contradictions
 from statehub.changelists import PagedChangelistMixin
 from statehub.errors import ServiceError
 
@@ -72,6 +85,7 @@ class ServiceForm(forms.ModelForm):
 class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
     """Admin whose saves call the hub's services instead of `Model.save()`."""
 
+    form = ServiceForm
     service: Callable[[models.Model | None, dict[str, Any], str], models.Model]
     # The envelope attribute by which this model's lifecycle events name an object (with its `events_key_field`),
     # for the link from a change page to the outbox; None for a model no event names.
@@ -79,7 +93,7 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
     events_key_field = "key"
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change=change, form=ServiceForm, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
         form.service_call = staticmethod(type(self).service)  # type: ignore[attr-defined]
         form.actor = getattr(request.user, "username", "")  # type: ignore[attr-defined]
         status = form.base_fields.get("status")
@@ -219,8 +233,24 @@ class TaskInline(admin.TabularInline):
         return False
 
 
+# The admin's name for `workstream_update(despite_workplan=...)`: a form field, and the confirmation page's answer.
+DESPITE_WORKPLAN = "despite_workplan"
+
+
+class WorkstreamForm(ServiceForm):
+    """The workstream form; for one a workplan file describes, a box to set a status the file contradicts."""
+
+    despite_workplan = forms.BooleanField(
+        required=False,
+        label="Change it despite the workplan file",
+        help_text="The file wins: the next sync moves the status back to the file's, or reports a conflict "
+        "on every run until the file agrees. Without this box, a status the file contradicts is refused.",
+    )
+
+
 @admin.register(Workstream)
 class WorkstreamAdmin(TrackedServiceAdmin):
+    form = WorkstreamForm
     list_display = ["key", "title", "repo_link", "status", "priority", "owner", "updated_at"]
     events_attribute = "workstream_key"
     # No filter by repo: its sidebar would list every repo on every page (200 links at 4,000
@@ -247,13 +277,48 @@ class WorkstreamAdmin(TrackedServiceAdmin):
     def repo_link(self, obj: Workstream) -> str:
         return _link(obj.repo)
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or not obj.source_path:
+            # Only a workstream read from a workplan file has a file to contradict; the class is this request's.
+            form.base_fields.pop(DESPITE_WORKPLAN, None)
+        return form
+
     @admin.action(description="Complete selected workstreams", permissions=["change"])
-    def complete_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self.change_each(request, queryset, {"status": Workstream.Status.COMPLETED}, "workstream(s) completed")
+    def complete_selected(self, request: HttpRequest, queryset: Any) -> TemplateResponse | None:
+        return self.change_status_of_selected(
+            request, queryset, Workstream.Status.COMPLETED, action="complete_selected", done="workstream(s) completed"
+        )
+
+    def change_status_of_selected(
+        self, request: HttpRequest, queryset: Any, status: str, *, action: str, done: str
+    ) -> TemplateResponse | None:
+        """A bulk status change; where workplan files say otherwise, first a page naming them asks to confirm."""
+        despite = request.POST.get(DESPITE_WORKPLAN) == "yes"
+        if not despite:
+            contradictions = workstreams_status_contradictions(workstreams=queryset.order_by("pk"), status=status)
+            if contradictions:
+                context = {
+                    **self.admin_site.each_context(request),
+                    "title": "Change workstreams despite their workplan files",
+                    "opts": self.model._meta,
+                    "queryset": queryset,
+                    "contradictions": contradictions,
+                    "action": action,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "media": self.media,
+                }
+                return TemplateResponse(request, "admin/hub/workstream/confirm_despite_workplan.html", context)
+        self.change_each(request, queryset, {"status": status, DESPITE_WORKPLAN: despite}, done)
+        return None
 
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> Workstream:
-        return services.workstream_update(workstream=obj, data=data) if obj else services.workstream_create(data=data)
+        data = dict(data)
+        despite = bool(data.pop(DESPITE_WORKPLAN, False))
+        if obj is None:
+            return services.workstream_create(data=data)
+        return services.workstream_update(workstream=obj, data=data, despite_workplan=despite)
 
 
 @admin.register(Task)
@@ -281,8 +346,69 @@ class TaskAdmin(TrackedServiceAdmin):
         return services.task_update(task=obj, data=data) if obj else services.task_create(data=data)
 
 
+class OptionListField(forms.Field):
+    """A list of strings edited one per line: blank lines are dropped, each line is trimmed."""
+
+    widget = forms.Textarea(attrs={"rows": 5})
+    default_error_messages = {
+        "too_many": "At most %(limit)d options.",
+        "too_long": "An option has at most %(limit)d characters: %(option)s",
+    }
+
+    def __init__(self, *, max_items: int, max_length: int, **kwargs: Any) -> None:
+        self.max_items, self.max_length = max_items, max_length
+        kwargs.setdefault("help_text", "One option per line.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        if len(value) > self.max_items:
+            raise forms.ValidationError(self.error_messages["too_many"], params={"limit": self.max_items})
+        for option in value:
+            if len(option) > self.max_length:
+                raise forms.ValidationError(
+                    self.error_messages["too_long"], params={"limit": self.max_length, "option": option[:40] + "…"}
+                )
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial or []) != self.to_python(data)
+
+
+class DecisionForm(ServiceForm):
+    """The decision form: options one per line, and `chosen_option` a choice of the decision's options.
+
+    The same shapes as the API: `options` a list of strings, and the resolution form's
+    `chosen_option` offering the options the decision has (the service checks it again).
+    """
+
+    options = OptionListField(required=False, max_items=DECISION_OPTIONS_MAX, max_length=DECISION_OPTION_MAX_LENGTH)
+    chosen_option = forms.ChoiceField(
+        required=False,
+        help_text="One of the decision's options (as saved), when resolving it.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        options = list(self.instance.options or [])
+        if self.instance.chosen_option and self.instance.chosen_option not in options:
+            # An answer recorded before options were checked stays shown as it is, not silently blanked.
+            options.append(self.instance.chosen_option)
+        chosen = self.fields["chosen_option"]
+        assert isinstance(chosen, forms.ChoiceField)
+        chosen.choices = [("", "—")] + [(option, option) for option in options]
+
+
 @admin.register(Decision)
 class DecisionAdmin(TrackedServiceAdmin):
+    form = DecisionForm
     list_display = ["key", "title", "status", "repo_link", "workstream_link", "resolved_at"]
     events_attribute = "decision_key"
     list_filter = ["status"]

@@ -34,3 +34,9 @@ class Conflict(HubError):
 
     code = "conflict"
     kind = ErrorKind.CONFLICT
+
+
+class ContradictsWorkplan(Conflict):
+    """A status change that the workstream's workplan file contradicts, made without saying so (`despite_workplan`)."""
+
+    code = "contradicts_workplan"

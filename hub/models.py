@@ -15,6 +15,9 @@ from hub.keys import key_validator
 # Every text that goes into an event envelope has a bound, so an envelope always fits the NATS
 # server's max payload (1 MB by default): at most six bytes a character once JSON-escaped.
 RATIONALE_MAX_LENGTH = 50_000
+# A decision's options, as every door accepts them (API, admin): how many, and how long each.
+DECISION_OPTIONS_MAX = 100
+DECISION_OPTION_MAX_LENGTH = 300
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*\Z"
 slug_validator = RegexValidator(

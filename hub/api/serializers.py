@@ -10,7 +10,17 @@ from rest_framework import serializers
 from rest_framework.fields import iter_options
 from rest_framework.validators import UniqueValidator
 
-from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from hub.models import (
+    DECISION_OPTION_MAX_LENGTH,
+    DECISION_OPTIONS_MAX,
+    Decision,
+    Domain,
+    DomainGoal,
+    ProgressEvent,
+    Repo,
+    Task,
+    Workstream,
+)
 from hub.transitions import offered_statuses, rules_for
 from statehub.api.links import KeyLinkField, ListLinkField, SelfLinkField
 
@@ -313,7 +323,9 @@ class BlankAsNullField(serializers.CharField):
 class DecisionSerializer(HubModelSerializer):
     """A decision; the resolution fields are set by `POST /decisions/{key}/resolve`."""
 
-    options = serializers.ListField(child=StrictCharField(max_length=300), required=False, max_length=100)
+    options = serializers.ListField(
+        child=StrictCharField(max_length=DECISION_OPTION_MAX_LENGTH), required=False, max_length=DECISION_OPTIONS_MAX
+    )
     repo = KeyRelatedField(slug_field="slug", queryset=Repo.objects.all(), required=False, allow_null=True)
     workstream = KeyRelatedField(slug_field="key", queryset=Workstream.objects.all(), required=False, allow_null=True)
     status = StatusField(Decision, initial=Decision.Status.OPEN)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -190,8 +190,24 @@ class DomainGoalViewSet(KeyedViewSet):
         return self._action_answer(services.domain_goal_activate(goal=goal), changed=True)
 
 
+class DespiteWorkplanQuerySerializer(serializers.Serializer):
+    """The query of `PATCH /workstreams/{key}/`: whether a status the workplan file contradicts is meant."""
+
+    despite_workplan = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Set a status the workstream's workplan file does not state (without it: 409 "
+        "`contradicts_workplan`, naming the file). The next sync moves it back, or reports a conflict "
+        "until the file agrees.",
+    )
+
+
+@extend_schema_view(partial_update=extend_schema(parameters=[DespiteWorkplanQuerySerializer]))
 class WorkstreamViewSet(KeyedViewSet):
-    """Workstreams, by key, with repo slug, domain slug and task counts; PATCH `status` follows the table."""
+    """Workstreams, by key, with repo slug, domain slug and task counts; PATCH `status` follows the table.
+
+    A status the workstream's workplan file contradicts is a 409 unless `?despite_workplan=true`.
+    """
 
     model = Workstream
     queryset = Workstream.objects.none()
@@ -220,7 +236,11 @@ class WorkstreamViewSet(KeyedViewSet):
         return services.workstream_create(data=data)
 
     def update_with_service(self, instance: Any, data: dict[str, Any]) -> Model:
-        return services.workstream_update(workstream=instance, data=data)
+        query = DespiteWorkplanQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return services.workstream_update(
+            workstream=instance, data=data, despite_workplan=query.validated_data["despite_workplan"]
+        )
 
 
 class TaskViewSet(KeyedViewSet):

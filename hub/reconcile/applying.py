@@ -127,7 +127,10 @@ class Application:
                         self._wrote(task_update(task=existing, data=values))
                 # The workstream last: its tasks are in place when a transition records its event.
                 if plan.workstream_changes:
-                    self._wrote(workstream_update(workstream=workstream, data=plan.workstream_changes))
+                    # The change comes from the file itself: nothing to contradict, and no second read of it.
+                    self._wrote(
+                        workstream_update(workstream=workstream, data=plan.workstream_changes, despite_workplan=True)
+                    )
         except ServiceError as exc:
             spec = plan.spec
             self.report.conflicts.append(

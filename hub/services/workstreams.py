@@ -8,10 +8,11 @@ from django.utils import timezone
 
 import events
 from events.subjects import WORKSTREAM_COMPLETED
-from hub.errors import ValidationFailed
+from hub.errors import ContradictsWorkplan, ValidationFailed
 from hub.models import Task, Workstream
 from hub.services._common import apply_fields, bulk_insert, check_fields, reject_unknown_fields, validate_and_save
 from hub.transitions import normalize_status, status_change
+from hub.workplan_contradictions import workstream_status_contradiction
 
 WORKSTREAM_FIELDS = {
     "key",
@@ -83,13 +84,21 @@ def task_counts(workstream: Workstream) -> dict[str, int]:
 
 
 @transaction.atomic
-def workstream_update(*, workstream: Workstream, data: dict[str, Any]) -> Workstream:
-    """Change a workstream; a status change follows the table, and entering `completed` records an event."""
+def workstream_update(*, workstream: Workstream, data: dict[str, Any], despite_workplan: bool = False) -> Workstream:
+    """Change a workstream; a status change follows the table, and entering `completed` records an event.
+
+    A status its workplan file does not state is refused (ContradictsWorkplan) unless `despite_workplan`:
+    the sync would move it back or report a conflict on every run (`hub.workplan_contradictions`).
+    """
     reject_unknown_fields(data, WORKSTREAM_FIELDS)
     workstream = Workstream.objects.select_for_update(of=("self",)).select_related("repo__domain").get(pk=workstream.pk)
     values = dict(data)
     previous_status = workstream.status
     target = status_change(workstream, values.pop("status")) if "status" in values else previous_status
+    if not despite_workplan:
+        contradiction = workstream_status_contradiction(workstream=workstream, status=target)
+        if contradiction is not None:
+            raise ContradictsWorkplan(contradiction.message, field="status")
     changed = apply_fields(workstream, values)
     if target != previous_status:
         workstream.status = target

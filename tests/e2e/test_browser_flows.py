@@ -1,5 +1,7 @@
 """What a person does with the hub in a real headless Chromium: log in, click through, complete, resolve, search.
 
+Also the admin's decision form and its confirmation before a change a workplan file contradicts.
+
 Each flow saves a screenshot of where it ended in the test's own output directory (`tmp_path`).
 """
 
@@ -12,9 +14,11 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from events.models import OutboxEvent
-from hub.models import Decision
+from hub.models import Decision, Workstream
+from hub.reconcile import reconcile_repo
 from tests.e2e.conftest import needs_chromium
 from tests.factories import DecisionFactory, DomainFactory, RepoFactory, TaskFactory, WorkstreamFactory
+from tests.hub.reconcile.support import register
 
 PASSWORD = "browser-flow-password"
 
@@ -152,3 +156,76 @@ def test_searching_a_list_from_its_filters(
     assert '"count": 1' in content
     assert "CUST-WP-0040-T05" in content
     assert "CUST-WP-0040-T06" not in content
+
+
+def log_in_to_the_admin(page: Any, base_url: str, next_path: str) -> None:
+    page.goto(f"{base_url}/admin/login/?next={next_path}")
+    page.fill("#id_username", "ana")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base_url}{next_path}")
+
+
+def test_the_api_login_page_is_branded_state_hub(page: Any, live_server: Any, person: Any, tmp_path: Path) -> None:
+    page.goto(f"{live_server.url}/workstreams/")
+    page.wait_for_url(re.compile(r"/api-auth/login/"))
+    screenshot(page, tmp_path, "api-login")
+
+    assert page.title() == "Log in · State Hub"
+    assert page.locator("h3").first.inner_text() == "State Hub"
+    assert "Django REST framework" not in page.content()
+
+
+def test_the_admin_decision_form_edits_options_as_a_list_and_resolves_with_one_of_them(
+    page: Any, live_server: Any, person: Any, workstream: Any, tmp_path: Path
+) -> None:
+    decision = DecisionFactory.create(key="DEC-0012", title="Event bus", options=["keep nats", "move to kafka"])
+    change_path = f"/admin/hub/decision/{decision.pk}/change/"
+    log_in_to_the_admin(page, live_server.url, change_path)
+
+    assert page.input_value("textarea#id_options") == "keep nats\nmove to kafka"
+    page.fill("textarea#id_options", "keep nats\nmove to kafka\n\nstay on redis\n")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    offered = page.locator("select#id_chosen_option option").evaluate_all("options => options.map(o => o.value)")
+    assert offered == ["", "keep nats", "move to kafka", "stay on redis"]
+
+    page.select_option("#id_status", "resolved")
+    page.fill("#id_rationale", "Already run it; nothing to migrate.")
+    page.select_option("select#id_chosen_option", "stay on redis")
+    screenshot(page, tmp_path, "admin-decision-form")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+
+    decision = Decision.objects.get(key="DEC-0012")
+    assert decision.options == ["keep nats", "move to kafka", "stay on redis"]
+    assert (decision.status, decision.chosen_option, decision.decided_by) == ("resolved", "stay on redis", "ana")
+    assert OutboxEvent.objects.filter(subject="org.statehub.decision.resolved").count() == 1
+
+
+def test_completing_a_workstream_its_workplan_file_calls_active_asks_first_naming_the_file(
+    page: Any, live_server: Any, person: Any, settings: Any, tmp_path: Path
+) -> None:
+    settings.STATEHUB_REPO_ROOTS = [str(tmp_path)]
+    reconcile_repo(repo=register(tmp_path, "clean"), fix=True)
+    described = Workstream.objects.get(key="CUST-WP-0040")
+    log_in_to_the_admin(page, live_server.url, "/admin/hub/workstream/")
+
+    page.check(f'input[name=_selected_action][value="{described.pk}"]')
+    page.select_option("select[name=action]", "complete_selected")
+    page.click("button[name=index]")
+    page.wait_for_selector("body.despite-workplan-confirmation")
+    text = page.locator("#content").inner_text()
+    screenshot(page, tmp_path, "admin-confirm-despite-workplan")
+
+    assert "workplans/CUST-WP-0040-delegate-maintenance.md" in text
+    assert "a standing conflict at every sync until the file says completed" in text
+    assert Workstream.objects.get(pk=described.pk).status == "active"
+    assert not OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").exists()
+
+    page.click("#content form input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+
+    assert "1 workstream(s) completed." in page.locator(".messagelist").inner_text()
+    assert Workstream.objects.get(pk=described.pk).status == "completed"
+    assert OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").count() == 1

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from events.models import OutboxEvent
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
+from hub.reconcile import reconcile_repo
 from tests.factories import (
     DecisionFactory,
     DomainFactory,
@@ -21,6 +22,7 @@ from tests.factories import (
     TaskFactory,
     WorkstreamFactory,
 )
+from tests.hub.reconcile.support import register
 
 pytestmark = pytest.mark.django_db
 
@@ -211,7 +213,7 @@ def test_resolving_a_decision_in_the_admin_needs_a_rationale(admin_client):
         "key": decision.key,
         "title": decision.title,
         "question": decision.question,
-        "options": '["a", "b"]',
+        "options": "a\nb",
         "status": "resolved",
         "repo": "",
         "workstream": "",
@@ -282,3 +284,159 @@ def test_canceling_selected_tasks_goes_through_the_service(admin_client):
     )
 
     assert sorted(Task.objects.values_list("status", flat=True)) == ["cancel", "cancel", "todo"]
+
+
+def test_the_decision_form_edits_options_one_per_line_and_offers_them_as_the_chosen_option(admin_client):
+    decision = DecisionFactory.create(options=["keep nats", "move to kafka"])
+    url = reverse("admin:hub_decision_change", args=[decision.pk])
+
+    form = admin_client.get(url).context["adminform"].form
+    assert form["options"].value() == "keep nats\nmove to kafka"
+    assert "<textarea" in str(form["options"])
+    assert [value for value, _ in form.fields["chosen_option"].choices] == ["", "keep nats", "move to kafka"]
+
+    response = admin_client.post(
+        url,
+        {
+            "key": decision.key,
+            "title": decision.title,
+            "question": "",
+            "options": "keep nats\n\n  move to kafka  \nstay on redis\n",
+            "status": "open",
+            "repo": "",
+            "workstream": "",
+            "rationale": "",
+            "chosen_option": "",
+            "decided_by": "",
+        },
+    )
+
+    assert response.status_code == 302
+    decision.refresh_from_db()
+    assert decision.options == ["keep nats", "move to kafka", "stay on redis"]
+
+
+def test_the_decision_form_refuses_a_chosen_option_that_is_not_an_option(admin_client):
+    decision = DecisionFactory.create(options=["a", "b"])
+    form = {
+        "key": decision.key,
+        "title": decision.title,
+        "question": "",
+        "options": "a\nb",
+        "status": "resolved",
+        "repo": "",
+        "workstream": "",
+        "rationale": "because",
+        "chosen_option": "c",
+        "decided_by": "",
+    }
+
+    response = admin_client.post(reverse("admin:hub_decision_change", args=[decision.pk]), form)
+
+    assert response.status_code == 200
+    assert "chosen_option" in response.context["adminform"].form.errors
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.OPEN
+    assert not OutboxEvent.objects.exists()
+
+
+def test_the_decision_form_refuses_a_repeated_or_over_long_option(admin_client):
+    decision = DecisionFactory.create(options=["a"])
+    form = {
+        "key": decision.key,
+        "title": decision.title,
+        "question": "",
+        "status": "open",
+        "repo": "",
+        "workstream": "",
+        "rationale": "",
+        "chosen_option": "",
+        "decided_by": "",
+    }
+    url = reverse("admin:hub_decision_change", args=[decision.pk])
+
+    repeated = admin_client.post(url, {**form, "options": "a\nb\na"})
+    too_long = admin_client.post(url, {**form, "options": "a\n" + "x" * 301})
+
+    assert repeated.context["adminform"].form.errors == {"options": ["Options must not repeat."]}
+    assert list(too_long.context["adminform"].form.errors) == ["options"]
+    decision.refresh_from_db()
+    assert decision.options == ["a"]
+
+
+PLAN = "workplans/CUST-WP-0040-delegate-maintenance.md"
+
+
+@pytest.fixture
+def synced(tmp_path: Any) -> Workstream:
+    """CUST-WP-0040 as its workplan file describes it (`active`), with another workstream no file describes."""
+    reconcile_repo(repo=register(tmp_path, "clean"), fix=True)
+    WorkstreamFactory.create(key="PLAIN-WP-0001", status="active")
+    return Workstream.objects.get(key="CUST-WP-0040")
+
+
+def test_completing_selected_workstreams_a_file_contradicts_asks_first_naming_the_file(admin_client, synced):
+    selected = [
+        str(pk)
+        for pk in Workstream.objects.filter(key__in=["CUST-WP-0040", "PLAIN-WP-0001"]).values_list("pk", flat=True)
+    ]
+    chosen = Workstream.objects.filter(pk__in=selected)
+
+    response = admin_client.post(
+        reverse("admin:hub_workstream_changelist"), {"action": "complete_selected", "_selected_action": selected}
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert PLAN in page
+    assert "Yes, I\u2019m sure" in page
+    assert [c.workstream_key for c in response.context["contradictions"]] == ["CUST-WP-0040"]
+    assert set(chosen.values_list("status", flat=True)) == {"active"}
+    assert not OutboxEvent.objects.exists()
+
+    response = admin_client.post(
+        reverse("admin:hub_workstream_changelist"),
+        {"action": "complete_selected", "_selected_action": selected, "despite_workplan": "yes"},
+        follow=True,
+    )
+
+    assert "2 workstream(s) completed." in response.content.decode()
+    assert set(chosen.values_list("status", flat=True)) == {"completed"}
+    assert OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").count() == 2
+
+
+def test_the_workstream_form_refuses_a_status_its_file_contradicts_unless_the_box_is_ticked(admin_client, synced):
+    url = reverse("admin:hub_workstream_change", args=[synced.pk])
+    form = _workstream_form(synced, status="completed")
+
+    refused = admin_client.post(url, form)
+
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors["status"]
+    assert len(errors) == 1 and PLAN in errors[0]
+    assert Workstream.objects.get(pk=synced.pk).status == "active"
+
+    accepted = admin_client.post(url, {**form, "despite_workplan": "on"})
+
+    assert accepted.status_code == 302
+    assert Workstream.objects.get(pk=synced.pk).status == "completed"
+    assert OutboxEvent.objects.filter(subject="org.statehub.workstream.completed").count() == 1
+
+
+def test_only_a_workstream_a_file_describes_has_the_despite_workplan_box(admin_client, synced):
+    plain = Workstream.objects.get(key="PLAIN-WP-0001")
+
+    with_file = admin_client.get(reverse("admin:hub_workstream_change", args=[synced.pk]))
+    without = admin_client.get(reverse("admin:hub_workstream_change", args=[plain.pk]))
+
+    assert "despite_workplan" in with_file.context["adminform"].form.fields
+    assert "despite_workplan" not in without.context["adminform"].form.fields
+
+
+def test_the_decision_form_shows_a_chosen_option_recorded_before_options_were_checked(admin_client):
+    decision = DecisionFactory.create(options=["a", "b"], status="resolved", chosen_option="legacy answer")
+
+    form = admin_client.get(reverse("admin:hub_decision_change", args=[decision.pk])).context["adminform"].form
+
+    assert [value for value, _ in form.fields["chosen_option"].choices] == ["", "a", "b", "legacy answer"]
+    assert form["chosen_option"].value() == "legacy answer"

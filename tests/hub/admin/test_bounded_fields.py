@@ -16,7 +16,7 @@ def test_resolving_with_an_over_long_rationale_in_the_admin_is_a_form_error(admi
         "key": decision.key,
         "title": decision.title,
         "question": "",
-        "options": '["a", "b"]',
+        "options": "a\nb",
         "status": "resolved",
         "repo": "",
         "workstream": "",

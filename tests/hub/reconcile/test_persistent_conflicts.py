@@ -46,7 +46,9 @@ def test_file_ready_database_active_is_a_conflict_on_every_run_until_they_agree(
     path = Path(repo.local_path) / PLAN
     path.write_text(path.read_text().replace("status: active\n", "status: ready\n", 1))
     reconcile_repo(repo=repo, fix=True)
-    workstream_update(workstream=Workstream.objects.get(key="CUST-WP-0040"), data={"status": "active"})
+    workstream_update(
+        workstream=Workstream.objects.get(key="CUST-WP-0040"), data={"status": "active"}, despite_workplan=True
+    )
 
     runs = [_check(), _check("--fix"), _check(), _check("--fix"), _check()]
     synced = [editor.post("/repos/fixture-repo/sync").json() for _ in range(2)]
@@ -68,7 +70,9 @@ def test_file_ready_database_active_is_a_conflict_on_every_run_until_they_agree(
 def test_file_active_database_completed_after_an_api_edit_stays_reported(tmp_path, editor):
     repo = register(tmp_path, "clean")
     reconcile_repo(repo=repo, fix=True)
-    response = editor.patch("/workstreams/CUST-WP-0040/", {"status": "completed"}, format="json")
+    # Refused until the caller says it means it (hub.workplan_contradictions); then it is a standing conflict.
+    assert editor.patch("/workstreams/CUST-WP-0040/", {"status": "completed"}, format="json").status_code == 409
+    response = editor.patch("/workstreams/CUST-WP-0040/?despite_workplan=true", {"status": "completed"}, format="json")
     assert response.status_code == 200
 
     for _ in range(3):
