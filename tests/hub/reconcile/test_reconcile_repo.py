@@ -222,7 +222,7 @@ def test_malformed_files_are_reported_with_file_and_line_and_the_good_one_is_app
     assert sorted((Path(e.file or "").name, e.line) for e in report.errors) == [
         ("MAL-WP-0002-bad-yaml.md", 4),
         ("MAL-WP-0003-missing-id.md", 14),
-        ("MAL-WP-0004-unknown-status.md", 14),
+        ("MAL-WP-0004-unknown-status.md", 16),
         ("MAL-WP-0005-duplicate-task.md", 12),
         ("MAL-WP-0006-no-workplan-id.md", 2),
         ("MAL-WP-0007-binary.md", None),
