@@ -309,8 +309,10 @@ def test_report_as_dict_is_json_ready(tmp_path):
     body = reconcile_repo(repo=repo, fix=True).as_dict()
     decoded = json.loads(json.dumps(body))
     assert decoded["repo"] == "fixture-repo"
-    assert decoded["counts"]["drift"] == len(decoded["drift"]) == 10
-    assert decoded["drift"][0].keys() >= {"kind", "file", "line", "message"}
+    assert decoded["counts"]["drift"] == decoded["counts"]["applied"] == len(decoded["applied"]) == 10
+    assert decoded["drift"] == []  # each finding once: applied drift is listed under `applied` only
+    assert decoded["applied"][0].keys() >= {"kind", "file", "line", "message", "field", "outcome", "database_value"}
+    assert {item["outcome"] for item in decoded["applied"]} == {"applied"}
     assert decoded["synced_at"].endswith("Z")
 
 
