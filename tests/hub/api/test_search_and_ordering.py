@@ -131,13 +131,18 @@ def test_every_choice_field_orders_by_its_choices_order(api: APIClient, path, fi
         ("/tasks/?ordering=priority", "task_priority_rank_key_idx"),
         ("/tasks/?ordering=-status", "task_status_rank_key_idx"),
         ("/progress-events/?ordering=-event_type", "progress_type_rank_id_idx"),
+        # The admin's task changelist sorted by its status column (4), then descending by priority (-5).
+        ("/admin/hub/task/?o=4", "task_status_rank_key_idx"),
+        ("/admin/hub/task/?o=-5", "task_priority_rank_key_idx"),
     ],
 )
-def test_a_choice_ordering_is_read_from_its_rank_index(api: APIClient, path: str, index: str) -> None:
+def test_a_choice_ordering_is_read_from_its_rank_index(
+    api: APIClient, admin_client: Any, path: str, index: str
+) -> None:
     TaskFactory.create_batch(3)
     ProgressEventFactory.create_batch(3)
     with CaptureQueriesContext(connection) as queries:
-        assert api.get(path).status_code == 200
+        assert (admin_client if path.startswith("/admin/") else api).get(path).status_code == 200
     table = "hub_progressevent" if "progress" in path else "hub_task"
     page = next(
         q["sql"]
