@@ -91,6 +91,8 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
     # for the link from a change page to the outbox; None for a model no event names.
     events_attribute: str | None = None
     events_key_field = "key"
+    # Ends a sort by a choice column (statehub.changelists.PagedChangeList), as the API's lists end theirs.
+    ordering_tiebreak = "key"
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -175,6 +177,7 @@ class DomainAdmin(TrackedServiceAdmin):
     list_display = ["slug", "name", "status", "updated_at"]
     events_attribute = "domain_slug"
     events_key_field = "slug"
+    ordering_tiebreak = "slug"
     list_filter = ["status"]
     search_fields = ["slug", "name"]
     readonly_fields = ["id", "created_at", "updated_at"]
@@ -189,6 +192,7 @@ class RepoAdmin(TrackedServiceAdmin):
     list_display = ["slug", "name", "domain_link", "status", "last_synced_at"]
     events_attribute = "repo_slug"
     events_key_field = "slug"
+    ordering_tiebreak = "slug"
     list_filter = ["status", "domain"]
     search_fields = ["slug", "name", "remote_url"]
     list_select_related = ["domain"]
@@ -437,6 +441,7 @@ class DecisionAdmin(TrackedServiceAdmin):
 @admin.register(ProgressEvent)
 class ProgressEventAdmin(ServiceAdmin):
     list_display = ["created_at", "event_type", "summary", "workstream_link", "task_link", "author"]
+    ordering_tiebreak = "id"
     list_filter = ["event_type"]
     search_fields = ["summary", "detail", "author"]
     list_select_related = ["workstream", "task"]

@@ -11,6 +11,7 @@ from django.db.models.functions import Upper
 
 from hub.history import Door, DoorHistoricalRecords, current_door, current_user
 from hub.keys import key_validator
+from statehub.ordering import choice_rank
 
 # Every text that goes into an event envelope has a bound, so an envelope always fits the NATS
 # server's max payload (1 MB by default): at most six bytes a character once JSON-escaped.
@@ -285,10 +286,12 @@ class Task(HubModel):
             models.Index(fields=["workstream", "status", "priority", "order", "key"], name="task_next_steps_idx"),
             # `/tasks/?ordering=`: each field it offers, ending with the key as the API's order does
             # (statehub.api.filters.OrderingFilter), so a page of 200,000 tasks reads 50 index entries.
+            # Priority and status order by their rank among the choices (statehub.ordering): the
+            # index holds that very expression, or PostgreSQL would not use it.
             models.Index(fields=["title", "key"], name="task_title_key_idx"),
-            models.Index(fields=["priority", "key"], name="task_priority_key_idx"),
+            models.Index(choice_rank("priority", TaskPriority.values), "key", name="task_priority_rank_key_idx"),
             models.Index(fields=["order", "key"], name="task_order_key_idx"),
-            models.Index(fields=["status", "key"], name="task_status_key_idx"),
+            models.Index(choice_rank("status", TaskStatus.values), "key", name="task_status_rank_key_idx"),
             models.Index(fields=["last_activity_at", "key"], name="task_activity_key_idx"),
             # `?search=` (key, title) and the admin's search (also assignee) are `UPPER(field) LIKE
             # UPPER('%term%')`; trigram indexes on those expressions find a term of 3 characters or
@@ -378,8 +381,10 @@ class ProgressEvent(HubModel):
 
     class Meta:
         ordering = ["-created_at"]
-        # `/progress-events/?ordering=event_type` (the log is append-only and only grows).
-        indexes = [models.Index(fields=["event_type", "id"], name="progress_type_id_idx")]
+        # `/progress-events/?ordering=event_type`, by the rank of the type among the choices (the log only grows).
+        indexes = [
+            models.Index(choice_rank("event_type", ProgressEventType.values), "id", name="progress_type_rank_id_idx")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(event_type__in=ProgressEventType.values), name="progress_event_type_valid"

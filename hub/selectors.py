@@ -35,7 +35,9 @@ else:
     NextStep = Task
 
 DECISION_BOOST_WINDOW = dt.timedelta(days=7)
-TASK_PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# Next steps take the most urgent first: the priorities' choices (low … critical, the order `?ordering=priority`
+# follows, statehub.ordering) read backwards, so critical is 0.
+TASK_PRIORITY_RANK = {priority: rank for rank, priority in enumerate(reversed(Task.Priority.values))}
 # Orderings of the lists, each ending with a unique field so that keyset pages never overlap.
 WORKSTREAM_LIST_ORDERING = ("priority", "key")
 DECISION_PENDING_ORDERING = ("created_at", "key")

@@ -7,6 +7,7 @@ file raises `WorkplanError` with the file and line, and the caller skips that fi
 import contextlib
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import Resolver
@@ -26,6 +27,7 @@ from hub.models import Task, Workstream
 from hub.transitions import normalize_status
 
 _LINE_KEY = "__line__"
+_LINES_KEY = "__lines__"
 _TASK_HEADING = re.compile(r"^##\s+Task\b[^:\n]*:\s*(?P<title>.*?)\s*#*\s*$")
 _SECTION_HEADING = re.compile(r"^#{1,2}\s")
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[\w-]*)")
@@ -79,11 +81,17 @@ class _NodeBudget:
 
 
 class _LineMappings:
-    """Remember the line of every mapping, so errors about its content can point at it."""
+    """Remember the line of every mapping and of each of its keys, so findings can point at a field's line.
+
+    Lines are 1-based within the YAML text: `__line__` holds the mapping's, `__lines__` each scalar key's.
+    """
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=deep)  # type: ignore[misc]
         mapping[_LINE_KEY] = node.start_mark.line + 1
+        mapping[_LINES_KEY] = {
+            key.value: key.start_mark.line + 1 for key, _ in node.value if isinstance(key, ScalarNode)
+        }
         return mapping
 
 
@@ -154,7 +162,12 @@ class TaskSpec:
     priority: str
     assignee: str
     order: int
-    line: int
+    line: int  # the task's ```task block (or its item of a front-matter `tasks:` list)
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)  # field -> the line stating it
+
+    def line_of(self, name: str) -> int:
+        """The line stating the task's field `name`, or the task's own line when the file leaves it out."""
+        return self.lines.get(name, self.line)
 
 
 @dataclass
@@ -172,6 +185,11 @@ class WorkplanSpec:
     content_hash: str
     line: int
     tasks: list[TaskSpec] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # field -> the line stating it
+
+    def line_of(self, name: str) -> int:
+        """The line stating the workstream's field `name`, or the file's first line when the file leaves it out."""
+        return self.lines.get(name, self.line)
 
 
 def content_hash(data: bytes) -> str:
@@ -247,20 +265,63 @@ def _status(model: type[Task | Workstream], value: Any, *, file: str, line: int)
         raise WorkplanError(f"unknown {model._meta.verbose_name} status: {exc.message}", file=file, line=line) from exc
 
 
-def _task(item: dict[str, Any], *, title: str | None, order: int, file: str, line: int) -> TaskSpec:
+def _field_lines(mapping: dict[str, Any], first_line: int, fields: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """The file line of each field, from the YAML keys stating it (`first_line` is the YAML text's first line)."""
+    key_lines: dict[str, int] = mapping.get(_LINES_KEY) or {}
+    found: dict[str, int] = {}
+    for name, keys in fields.items():
+        line = next((key_lines[key] for key in keys if key in key_lines), None)
+        if line is not None:
+            found[name] = first_line - 1 + line
+    return found
+
+
+# Model field -> the YAML keys that may state it, in a task and in the front matter.
+_TASK_KEYS = {
+    "key": ("id",),
+    "title": ("title",),
+    "status": ("status",),
+    "priority": ("priority",),
+    "assignee": ("assignee",),
+}
+_FRONT_KEYS = {
+    "key": ("id",),
+    "title": ("title",),
+    "status": ("status",),
+    "owner": ("owner",),
+    "priority": ("priority",),
+    "repo_slug": ("repo_slug", "repo"),
+    "domain_goal": ("domain_goal",),
+}
+
+
+def _task(
+    item: dict[str, Any],
+    *,
+    title: tuple[str, int] | None,
+    order: int,
+    file: str,
+    line: int,
+    first_line: int,
+) -> TaskSpec:
+    lines = _field_lines(item, first_line, _TASK_KEYS)
     key = _text(item.get("id"))
     if not key:
         raise WorkplanError("task without an `id`", file=file, line=line)
-    _check_key("task", key, file=file, line=line)
-    status = _status(Task, item.get("status", Task.Status.TODO), file=file, line=line)
+    _check_key("task", key, file=file, line=lines.get("key", line))
+    status = _status(Task, item.get("status", Task.Status.TODO), file=file, line=lines.get("status", line))
     priority = _text(item.get("priority") or Task.Priority.MEDIUM).lower()
     if priority not in Task.Priority.values:
         raise WorkplanError(
             f"task {key}: unknown priority {priority!r} (one of: {', '.join(Task.Priority.values)})",
             file=file,
-            line=line,
+            line=lines.get("priority", line),
         )
-    task_title = title if title else _text(item.get("title"))
+    if title and title[0]:
+        task_title = title[0]
+        lines["title"] = title[1]  # the `## Task …:` heading
+    else:
+        task_title = _text(item.get("title"))
     if not task_title:
         raise WorkplanError(f"task {key} has no title", file=file, line=line)
     return TaskSpec(
@@ -271,6 +332,7 @@ def _task(item: dict[str, Any], *, title: str | None, order: int, file: str, lin
         assignee=_text(item.get("assignee")),
         order=order,
         line=line,
+        lines=lines,
     )
 
 
@@ -286,10 +348,10 @@ def _split_front_matter(lines: list[str], *, file: str) -> tuple[str, int]:
 
 def _body_tasks(
     lines: list[str], start: int, *, file: str, first_order: int, budget: _NodeBudget
-) -> tuple[list[TaskSpec], str | None]:
-    """Tasks from `## Task …:` headings and their fenced `task` blocks, plus the first `# ` title."""
+) -> tuple[list[TaskSpec], tuple[str, int] | None]:
+    """Tasks from `## Task …:` headings and their fenced `task` blocks, plus the first `# ` title and its line."""
     tasks: list[TaskSpec] = []
-    h1_title: str | None = None
+    h1_title: tuple[str, int] | None = None
     pending: tuple[str, int] | None = None  # (title, line) of a heading still waiting for its block
     index = start
     while index < len(lines):
@@ -314,8 +376,16 @@ def _body_tasks(
                 data = _load_yaml("\n".join(block), file=file, first_line=block_start + 2, budget=budget)
                 if not isinstance(data, dict):
                     raise WorkplanError("a ```task block must be a YAML mapping", file=file, line=block_start + 1)
-                title, _ = pending
-                tasks.append(_task(data, title=title, order=first_order + len(tasks), file=file, line=block_start + 1))
+                tasks.append(
+                    _task(
+                        data,
+                        title=pending,
+                        order=first_order + len(tasks),
+                        file=file,
+                        line=block_start + 1,
+                        first_line=block_start + 2,
+                    )
+                )
                 pending = None
             continue
         heading = _TASK_HEADING.match(line)
@@ -325,7 +395,7 @@ def _body_tasks(
             if heading:
                 pending = (heading.group("title"), index + 1)
             elif h1_title is None and (title_match := _TITLE_HEADING.match(line)):
-                h1_title = title_match.group("title")
+                h1_title = (title_match.group("title"), index + 1)
         index += 1
     if pending is not None:
         raise WorkplanError(f"heading {pending[0]!r} has no ```task block", file=file, line=pending[1])
@@ -346,14 +416,22 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
     front = _load_yaml(front_text, file=path, first_line=2, budget=budget)
     if not isinstance(front, dict):
         raise WorkplanError("front matter must be a YAML mapping", file=path, line=2)
+    field_lines = _field_lines(front, 2, _FRONT_KEYS)
     key = _text(front.get("id"))
     if not key:
         raise WorkplanError("front matter has no `id`", file=path, line=2)
-    _check_key("workplan", key, file=path, line=2)
-    status = _status(Workstream, front.get("status", Workstream.Status.PROPOSED), file=path, line=2)
+    _check_key("workplan", key, file=path, line=field_lines.get("key", 2))
+    status = _status(
+        Workstream,
+        front.get("status", Workstream.Status.PROPOSED),
+        file=path,
+        line=field_lines.get("status", 2),
+    )
     priority_value = front.get("priority", 100)
     if isinstance(priority_value, bool) or not isinstance(priority_value, int):
-        raise WorkplanError(f"priority must be an integer, not {priority_value!r}", file=path, line=2)
+        raise WorkplanError(
+            f"priority must be an integer, not {priority_value!r}", file=path, line=field_lines.get("priority", 2)
+        )
 
     listed = front.get("tasks") or []
     if not isinstance(listed, list):
@@ -363,7 +441,7 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
         if not isinstance(item, dict):
             raise WorkplanError("each item of `tasks:` must be a mapping", file=path, line=2)
         item_line = 1 + int(item.get(_LINE_KEY, 1))
-        tasks.append(_task(item, title=None, order=len(tasks) + 1, file=path, line=item_line))
+        tasks.append(_task(item, title=None, order=len(tasks) + 1, file=path, line=item_line, first_line=2))
     body_tasks, h1_title = _body_tasks(lines, body_start, file=path, first_order=len(tasks) + 1, budget=budget)
     tasks.extend(body_tasks)
 
@@ -375,7 +453,10 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
             )
         seen[task.key] = task.line
 
-    title = _text(front.get("title")) or _strip_key(h1_title, key) or key
+    title = _text(front.get("title"))
+    if not title and h1_title is not None and (title := _strip_key(h1_title[0], key)):
+        field_lines["title"] = h1_title[1]
+    title = title or key
     repo_slug = _text(front.get("repo_slug") or front.get("repo")) or None
     return WorkplanSpec(
         key=key,
@@ -389,6 +470,7 @@ def parse_workplan(data: bytes, *, path: str) -> WorkplanSpec:
         content_hash=content_hash(data),
         line=1,
         tasks=tasks,
+        lines=field_lines,
     )
 
 

@@ -13,12 +13,18 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from statehub.ordering import by_meaning, is_ranked
 from statehub.pagination import BoundedCountPaginator
 from statehub.search import InvalidSearch, search_terms
 
 
 class PagedChangeList(ChangeList):
-    """A changelist that says why it ran no search, and resolves its rows' change URL once per page, not per row."""
+    """A changelist that says why it ran no search, and resolves its rows' change URL once per page, not per row.
+
+    Sorting by a choice column (a status, a task's priority) follows the choices' order, as the
+    API's `?ordering=` does; rows that tie then follow the admin's `ordering_tiebreak` (its human
+    key) in the same direction, the order the large tables' rank indexes hold.
+    """
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
         if not getattr(self, "_search_refusal_shown", False):
@@ -29,6 +35,15 @@ class PagedChangeList(ChangeList):
                 messages.error(request, f"Search not run: {exc.message}")
                 self._search_refusal_shown = True
         return super().get_queryset(request, exclude_parameters)
+
+    def get_ordering(self, request: HttpRequest, queryset: Any) -> list[Any]:
+        ordering = by_meaning(self.model, super().get_ordering(request, queryset))
+        tiebreak = getattr(self.model_admin, "ordering_tiebreak", None)
+        if tiebreak and any(is_ranked(term) for term in ordering) and ordering[-1] in ("pk", "-pk"):
+            # Django ends an order without a unique field with the primary key; the key is unique too.
+            descending = getattr(ordering[-2], "descending", str(ordering[-2]).startswith("-"))
+            ordering[-1] = f"-{tiebreak}" if descending else tiebreak
+        return ordering
 
     def url_for_result(self, result: Any) -> str:
         template = getattr(self, "_change_url_template", None)

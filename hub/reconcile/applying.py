@@ -17,7 +17,7 @@ from django.utils import timezone
 from hub import history
 from hub.models import Repo, Task, Workstream
 from hub.reconcile.comparing import Comparison, WorkplanPlan
-from hub.reconcile.reporting import Finding, RepoReport
+from hub.reconcile.reporting import APPLIED, CONFLICT, Finding, RepoReport
 from hub.services import repo_update, task_update, workstream_create, workstream_update
 from hub.services.workstreams import tasks_create_bulk, workplans_import
 from statehub.errors import ServiceError
@@ -140,6 +140,7 @@ class Application:
                     file=spec.path,
                     line=spec.line,
                     key=spec.key,
+                    outcome=CONFLICT,
                 )
             )
             return
@@ -156,16 +157,17 @@ class Application:
                     file=finding.file,
                     line=finding.line,
                     key=finding.key,
+                    outcome=CONFLICT,
                 )
             )
             return
         self._wrote(instance)
-        finding.fixed = True
+        finding.outcome = APPLIED
         self.report.applied.append(finding)
 
     def _applied(self, drift: list[Finding]) -> None:
         for item in drift:
-            item.fixed = True
+            item.outcome = APPLIED
         self.report.applied.extend(drift)
 
     def _wrote(self, instance: Any) -> Any:

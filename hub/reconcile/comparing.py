@@ -12,7 +12,7 @@ from typing import Any
 from hub.errors import InvalidTransition
 from hub.models import DomainGoal, Task, Workstream
 from hub.reconcile.reading import Reading
-from hub.reconcile.reporting import Finding
+from hub.reconcile.reporting import CONFLICT, Finding, differs
 from hub.reconcile.snapshot import Snapshot
 from hub.stale import stale_reason
 from hub.transitions import status_change
@@ -60,7 +60,9 @@ class Comparison:
         self.warnings.append(Finding(kind="warning", message=message, file=file, line=line, key=key))
 
     def conflict(self, file: str | None, line: int | None, key: str | None, message: str, **extra: Any) -> None:
-        self.conflicts.append(Finding(kind="conflict", message=message, file=file, line=line, key=key, **extra))
+        self.conflicts.append(
+            Finding(kind="conflict", message=message, file=file, line=line, key=key, outcome=CONFLICT, **extra)
+        )
 
 
 def compare(reading: Reading, snapshot: Snapshot) -> Comparison:
@@ -96,7 +98,11 @@ def compare(reading: Reading, snapshot: Snapshot) -> Comparison:
         spec = file.spec
         assert spec is not None
         if spec.key in claimed_workstreams:
-            result.error(file.path, 2, f"duplicate workplan id {spec.key} (also in {claimed_workstreams[spec.key]})")
+            result.error(
+                file.path,
+                spec.line_of("key"),
+                f"duplicate workplan id {spec.key} (also in {claimed_workstreams[spec.key]})",
+            )
             continue
         claimed_workstreams[spec.key] = file.path
         if spec.key in snapshot.workstreams:
@@ -145,7 +151,7 @@ def _compare_workplan(
     if spec.key in snapshot.foreign_workstreams:
         result.conflict(
             spec.path,
-            spec.line,
+            spec.line_of("key"),
             spec.key,
             f"workstream {spec.key} belongs to repo {snapshot.foreign_workstreams[spec.key]}",
         )
@@ -155,13 +161,21 @@ def _compare_workplan(
     warnings_before = len(result.warnings)
     if spec.repo_slug and spec.repo_slug != snapshot.repo_slug:
         result.warn(
-            spec.path, 2, spec.key, f"file declares repo {spec.repo_slug!r} but lives in {snapshot.repo_slug!r}"
+            spec.path,
+            spec.line_of("repo_slug"),
+            spec.key,
+            f"file declares repo {spec.repo_slug!r} but lives in {snapshot.repo_slug!r}",
         )
     goal: DomainGoal | None = None
     if spec.domain_goal:
         goal = snapshot.goals.get(spec.domain_goal)
         if goal is None:
-            result.warn(spec.path, 2, spec.key, f"unknown domain_goal {spec.domain_goal!r}; not linked")
+            result.warn(
+                spec.path,
+                spec.line_of("domain_goal"),
+                spec.key,
+                f"unknown domain_goal {spec.domain_goal!r}; not linked",
+            )
 
     wanted: dict[str, Any] = {
         "title": spec.title,
@@ -177,7 +191,7 @@ def _compare_workplan(
                 kind="workplan_without_workstream",
                 message=f"workplan {spec.key} has no workstream",
                 file=spec.path,
-                line=spec.line,
+                line=spec.line_of("key"),
                 key=spec.key,
             )
         )
@@ -221,9 +235,9 @@ def _workstream_changes(
         if name == "status" and not _may_change(workstream, wanted[name]):
             result.conflict(
                 spec.path,
-                spec.line,
+                spec.line_of(name),
                 spec.key,
-                f"workstream {spec.key}: status {current!r} → {wanted[name]!r} is not an allowed transition",
+                differs(f"workstream {spec.key}", name, wanted[name], current) + " (not an allowed transition)",
                 field="status",
                 file_value=wanted[name],
                 db_value=current,
@@ -233,9 +247,9 @@ def _workstream_changes(
         drift.append(
             Finding(
                 kind="workstream_field",
-                message=f"workstream {spec.key}: {name} differs",
+                message=differs(f"workstream {spec.key}", name, wanted[name], current),
                 file=spec.path,
-                line=spec.line,
+                line=spec.line_of(name),
                 key=spec.key,
                 field=name,
                 file_value=wanted[name],
@@ -244,16 +258,17 @@ def _workstream_changes(
         )
     if goal is not None and workstream.domain_goal_id != goal.pk:
         changes["domain_goal"] = goal
+        current_goal = workstream.domain_goal.key if workstream.domain_goal else None
         drift.append(
             Finding(
                 kind="workstream_field",
-                message=f"workstream {spec.key}: domain_goal differs",
+                message=differs(f"workstream {spec.key}", "domain_goal", spec.domain_goal, current_goal),
                 file=spec.path,
-                line=spec.line,
+                line=spec.line_of("domain_goal"),
                 key=spec.key,
                 field="domain_goal",
                 file_value=spec.domain_goal,
-                db_value=workstream.domain_goal.key if workstream.domain_goal else None,
+                db_value=current_goal,
             )
         )
     if workstream.missing_from_repo_at is not None:
@@ -306,7 +321,7 @@ def _task_plan(
         if task.workstream.repo_id != snapshot.repo_id:
             result.conflict(
                 spec.path,
-                task_spec.line,
+                task_spec.line_of("key"),
                 task_spec.key,
                 f"task id {task_spec.key} belongs to repo {task.workstream.repo.slug}",
             )
@@ -327,9 +342,9 @@ def _task_plan(
                 if not _may_change(task, target):
                     result.conflict(
                         spec.path,
-                        task_spec.line,
+                        task_spec.line_of(name),
                         task_spec.key,
-                        f"task {task_spec.key}: status {current!r} → {target!r} is not an allowed transition",
+                        differs(f"task {task_spec.key}", name, target, current) + " (not an allowed transition)",
                         field="status",
                         file_value=target,
                         db_value=current,
@@ -339,9 +354,9 @@ def _task_plan(
             drift.append(
                 Finding(
                     kind="task_field",
-                    message=f"task {task_spec.key}: {name} differs",
+                    message=differs(f"task {task_spec.key}", name, target, current),
                     file=spec.path,
-                    line=task_spec.line,
+                    line=task_spec.line_of(name),
                     key=task_spec.key,
                     field=name,
                     file_value=target,
@@ -353,7 +368,7 @@ def _task_plan(
             drift.append(
                 Finding(
                     kind="task_field",
-                    message=f"task {task_spec.key} moved to workstream {spec.key}",
+                    message=differs(f"task {task_spec.key}", "workstream", spec.key, task.workstream.key),
                     file=spec.path,
                     line=task_spec.line,
                     key=task_spec.key,

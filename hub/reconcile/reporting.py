@@ -8,7 +8,8 @@ and `truncated` with `full_report` says so and names the command that prints the
 """
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 # What one answer lists at most: findings of one repo (and its files a budget did not reach), and of a whole sweep.
@@ -18,10 +19,15 @@ ANSWER_FINDINGS_TOTAL = 100
 _LISTING_ORDER = ("errors", "conflicts", "drift", "warnings", "applied")
 FULL_REPORT_COMMAND = "manage.py consistency_check {scope} --json"
 
+# What became of a finding; each finding is listed once, in the list its outcome names (ADR-001).
+APPLIED = "applied"  # a fixing run wrote it
+CONFLICT = "conflict"  # a difference the run will not force
+REPORTED = "reported"  # found and left as it is (drift of a report-only run, errors, warnings)
+
 
 @dataclass
 class Finding:
-    """One line of a report: what differs, is wrong or was changed, and where."""
+    """One line of a report: what differs, is wrong or was changed, at which field's line, and its outcome."""
 
     kind: str
     message: str
@@ -31,10 +37,43 @@ class Finding:
     field: str | None = None
     file_value: Any = None
     db_value: Any = None
-    fixed: bool = False
+    outcome: str = REPORTED
+
+    @property
+    def fixed(self) -> bool:
+        return self.outcome == APPLIED
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: _jsonable(value) for name, value in asdict(self).items()}
+        """The finding in JSON; `db_value` and `fixed` are the older names of `database_value` and `outcome`."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "key": self.key,
+            "field": self.field,
+            "file_value": _jsonable(self.file_value),
+            "database_value": _jsonable(self.db_value),
+            "db_value": _jsonable(self.db_value),
+            "outcome": self.outcome,
+            "fixed": self.fixed,
+        }
+
+    @property
+    def where(self) -> str:
+        """`file:line` as editors and terminals link it (`-` for a finding about no file)."""
+        if not self.file:
+            return "-"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+def differs(subject: str, name: str, file_value: Any, database_value: Any) -> str:
+    """The message of a difference, with both values: `task T05: status: file "done", database "todo"`."""
+    return f"{subject}: {name}: file {_shown(file_value)}, database {_shown(database_value)}"
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(_jsonable(value), ensure_ascii=False, default=str)
 
 
 def _jsonable(value: Any) -> Any:
@@ -80,7 +119,8 @@ class RepoReport:
         if bounded and findings_limit is None:
             findings_limit = ANSWER_FINDINGS_PER_REPO
         lists = {
-            "drift": self.drift,
+            # Each finding once: `drift` holds what is left (applied drift is under `applied`).
+            "drift": self.unresolved_drift,
             "conflicts": self.conflicts,
             "errors": self.errors,
             "warnings": self.warnings,

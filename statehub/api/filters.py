@@ -8,6 +8,7 @@ from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from statehub.ordering import by_meaning
 from statehub.search import SEARCH_MAX_TERMS, SEARCH_MIN_TERM_LENGTH, search_terms
 
 
@@ -20,6 +21,9 @@ class OrderingFilter(filters.OrderingFilter):
       primary key), so rows that tie on the chosen field keep one order from page to page: with
       `?ordering=priority` thousands of tasks tie, and page-number pages over an order the database
       may break differently on each query would repeat some rows and skip others.
+
+    A choice field (a status, a task's priority) orders by its rank in the choices' order, not
+    alphabetically (`statehub.ordering`).
 
     On the tables that grow without bound (tasks, progress entries, the outbox) every offered field
     has an index whose order ends the same way, so a page costs what a page costs, not what the
@@ -53,7 +57,7 @@ class OrderingFilter(filters.OrderingFilter):
         if not any(term.lstrip("-") in (tiebreak, "pk", "id") for term in ordering):
             # Descending with the last chosen field, so one index read backwards serves both.
             ordering = [*ordering, f"-{tiebreak}" if ordering[-1].startswith("-") else tiebreak]
-        return queryset.order_by(*ordering)
+        return queryset.order_by(*by_meaning(queryset.model, ordering))
 
 
 class SearchFilter(filters.SearchFilter):

@@ -76,7 +76,7 @@ class Command(BaseCommand):
             ("UNREADABLE", report.errors),
             ("WARNING", report.warnings),
         )
+        # One line per finding, under its outcome: drift applied is FIXED, never DRIFT as well.
         for label, items in sections:
             for item in items:
-                where = f"{item.file}:{item.line or '?'}" if item.file else "-"
-                self.stdout.write(f"  {label} [{item.kind}] {where} {item.message}")
+                self.stdout.write(f"  {label} [{item.kind}] {item.where} {item.message}")

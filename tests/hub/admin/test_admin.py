@@ -99,6 +99,30 @@ def test_an_autocomplete_term_too_short_finds_nothing_yet_and_leaves_no_message(
     assert list(get_messages(short.wsgi_request)) == []
 
 
+def _sorted_by(admin_client: Any, url: str, column: str) -> list[Any]:
+    changelist = admin_client.get(url).context["cl"]
+    position = list(changelist.list_display).index(column.lstrip("-"))
+    response = admin_client.get(url, {"o": f"{'-' if column.startswith('-') else ''}{position}"})
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list)
+
+
+def test_sorting_a_changelist_by_a_choice_column_follows_the_choices_order(admin_client):
+    workstream = WorkstreamFactory()
+    # Keys in the reverse of the expected order: neither the alphabet nor the key can pass for the rank.
+    for number, priority in enumerate(reversed(Task.Priority.values)):
+        TaskFactory(workstream=workstream, key=f"P-{number}", priority=priority, status="todo")
+    for number, status in enumerate(reversed(Workstream.Status.values)):
+        WorkstreamFactory(key=f"W-{number}", status=status)
+    tasks = reverse("admin:hub_task_changelist")
+    workstreams = reverse("admin:hub_workstream_changelist")
+
+    assert [t.priority for t in _sorted_by(admin_client, tasks, "priority")] == ["low", "medium", "high", "critical"]
+    assert [t.priority for t in _sorted_by(admin_client, tasks, "-priority")] == ["critical", "high", "medium", "low"]
+    by_status = [w.key for w in _sorted_by(admin_client, workstreams, "status") if w.key.startswith("W-")]
+    assert by_status == [f"W-{n}" for n in reversed(range(len(Workstream.Status.values)))]
+
+
 def _workstream_form(workstream: Workstream, **changes: object) -> dict[str, object]:
     data = {
         "key": workstream.key,

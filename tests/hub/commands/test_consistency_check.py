@@ -31,7 +31,7 @@ def test_exit_1_with_drift_then_0_after_fix(tmp_path):
     register(tmp_path, "clean")
     code, output = _run("--repo", "fixture-repo")
     assert code == 1
-    assert "DRIFT [workplan_without_workstream] workplans/CUST-WP-0040-delegate-maintenance.md:1" in output
+    assert "DRIFT [workplan_without_workstream] workplans/CUST-WP-0040-delegate-maintenance.md:2" in output
 
     code, _ = _run("--repo", "fixture-repo", "--fix")
     assert code == 0

@@ -204,8 +204,10 @@ def test_check_repo_consistency_reports_drift_without_fixing_it(mcp_client: McpC
     # Every workplan of the fixture is new to the database: reported as drift, nothing created.
     assert report["repo"] == "state-hub" and report["fix"] is False
     assert report["files"] > 0
-    assert report["counts"]["drift"] > 0
+    assert report["counts"]["drift"] == len(report["drift"]) > 0
     assert report["counts"]["applied"] == 0
+    assert {item["outcome"] for item in report["drift"]} == {"reported"}
+    assert all(item["line"] for item in report["drift"] if item["kind"] == "task_missing_in_db")
     assert not Workstream.objects.exists()
     assert "No repo 'ghost'" in mcp_client.error("check_repo_consistency", {"repo_slug": "ghost"})
 

@@ -215,7 +215,7 @@ def test_bad_keys_in_a_file_are_file_errors_with_their_line(tmp_path):
 
     assert sorted((e.file, e.line, e.message.split(":")[0]) for e in report.errors) == [
         ("workplans/SLASH-WP-0001.md", 2, "workplan id 'SLASH/WP-0001'"),
-        ("workplans/TASK-WP-0001.md", 7, "task id 'TASK-WP-0001?T1'"),
+        ("workplans/TASK-WP-0001.md", 8, "task id 'TASK-WP-0001?T1'"),
     ]
     assert not Workstream.objects.filter(key__in=["SLASH/WP-0001", "TASK-WP-0001"]).exists()
     assert not Task.objects.filter(key__contains="?").exists()

@@ -222,7 +222,7 @@ def test_malformed_files_are_reported_with_file_and_line_and_the_good_one_is_app
     assert sorted((Path(e.file or "").name, e.line) for e in report.errors) == [
         ("MAL-WP-0002-bad-yaml.md", 4),
         ("MAL-WP-0003-missing-id.md", 14),
-        ("MAL-WP-0004-unknown-status.md", 14),
+        ("MAL-WP-0004-unknown-status.md", 16),
         ("MAL-WP-0005-duplicate-task.md", 12),
         ("MAL-WP-0006-no-workplan-id.md", 2),
         ("MAL-WP-0007-binary.md", None),
@@ -309,8 +309,10 @@ def test_report_as_dict_is_json_ready(tmp_path):
     body = reconcile_repo(repo=repo, fix=True).as_dict()
     decoded = json.loads(json.dumps(body))
     assert decoded["repo"] == "fixture-repo"
-    assert decoded["counts"]["drift"] == len(decoded["drift"]) == 10
-    assert decoded["drift"][0].keys() >= {"kind", "file", "line", "message"}
+    assert decoded["counts"]["drift"] == decoded["counts"]["applied"] == len(decoded["applied"]) == 10
+    assert decoded["drift"] == []  # each finding once: applied drift is listed under `applied` only
+    assert decoded["applied"][0].keys() >= {"kind", "file", "line", "message", "field", "outcome", "database_value"}
+    assert {item["outcome"] for item in decoded["applied"]} == {"applied"}
     assert decoded["synced_at"].endswith("Z")
 
 

@@ -56,7 +56,11 @@ def test_sync_reconciles_the_repo_and_returns_the_report(client, tmp_path):
     assert response.status_code == 200
     body = response.json()
     assert body["repo"] == "fixture-repo" and body["fix"] is True and body["exit_code"] == 0
-    assert body["counts"]["applied"] == 10
+    assert body["counts"]["applied"] == len(body["applied"]) == 10
+    assert body["drift"] == []  # each finding once, under its outcome
+    assert {(item["outcome"], item["file"] is not None, item["line"] is not None) for item in body["applied"]} == {
+        ("applied", True, True)
+    }
     assert Workstream.objects.filter(repo=repo).count() == 3
     repo.refresh_from_db()
     assert repo.last_synced_at is not None

@@ -13,6 +13,32 @@ def _parse(path: Path):
     return parse_workplan(path.read_bytes(), path=path.name)
 
 
+def test_each_field_knows_the_line_stating_it_in_task_blocks():
+    spec = _parse(FIXTURES / "clean/workplans/CUST-WP-0040-delegate-maintenance.md")
+
+    assert spec.lines == {"key": 2, "title": 4, "repo_slug": 6, "status": 7, "owner": 8, "priority": 9}
+    assert spec.line_of("domain_goal") == spec.line == 1  # not in the file: the file's first line
+    first, second, _ = spec.tasks
+    assert dict(first.lines) == {"title": 18, "key": 20, "status": 21, "priority": 22, "assignee": 23}
+    assert (second.line_of("status"), second.line_of("assignee"), second.line_of("order")) == (30, 28, 28)
+
+
+def test_each_field_knows_the_line_stating_it_in_a_front_matter_list():
+    spec = _parse(FIXTURES / "clean/workplans/CUST-WP-0041-legacy-list.md")
+
+    assert spec.lines == {"key": 2, "title": 3, "repo_slug": 4, "status": 5, "owner": 6}
+    assert [dict(task.lines) for task in spec.tasks][1] == {
+        "key": 11,
+        "title": 12,
+        "status": 13,
+        "priority": 14,
+        "assignee": 15,
+    }
+    # A title from the `# ` heading is stated there.
+    untitled = parse_workplan(b"---\nid: X-WP-0001\n---\n\n# X-WP-0001 - From the heading\n", path="x.md")
+    assert (untitled.title, untitled.line_of("title")) == ("From the heading", 5)
+
+
 def test_task_block_style_is_read_with_titles_order_and_mapped_statuses():
     spec = _parse(FIXTURES / "clean/workplans/CUST-WP-0040-delegate-maintenance.md")
     assert (spec.key, spec.title, spec.status, spec.owner, spec.priority) == (
@@ -71,7 +97,7 @@ def test_discovery_includes_archived_and_skips_readme():
     [
         ("MAL-WP-0002-bad-yaml.md", 4, "invalid YAML"),
         ("MAL-WP-0003-missing-id.md", 14, "task without an `id`"),
-        ("MAL-WP-0004-unknown-status.md", 14, "unknown task status"),
+        ("MAL-WP-0004-unknown-status.md", 16, "unknown task status"),
         ("MAL-WP-0005-duplicate-task.md", 12, "duplicate task id MAL-WP-0005-T01"),
         ("MAL-WP-0006-no-workplan-id.md", 2, "no `id`"),
     ],
