@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,45 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from statehub.devservers import free_port  # noqa: E402
+from tests.network import silent_listener as hung_database  # noqa: E402
 
-REQUESTS = [
-    ("GET", "/repos/"),
-    ("POST", "/repos/"),
-    ("GET", "/workstreams/CUST-WP-0001/"),
-    ("PATCH", "/tasks/CUST-WP-0001-T01/"),
-    ("POST", "/decisions/DEC-0001/resolve"),
-    ("GET", "/next-steps/"),
-    ("GET", "/events/"),
-    ("POST", "/repos/state-hub/sync"),
-    ("GET", "/metrics"),
-]
+# The endpoints the test holds to their 503: the same list, timed here.
+from tests.test_database_faults import REQUESTS  # noqa: E402
+
 ENDPOINT_GOAL_S = 4.0
 HEALTH_GOAL_S = 3.0
-
-
-@contextlib.contextmanager
-def hung_database() -> Iterator[int]:
-    """A port that accepts TCP connections and never says a word."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                accepted.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for connection in accepted:
-            connection.close()
-        listener.close()
 
 
 @contextlib.contextmanager
