@@ -295,9 +295,15 @@ def test_through_the_guides_nginx_forged_addresses_bypass_nothing_and_lock_no_on
     assert victims == 302  # 0 foreign lockouts: logged in
     assert bystanders == 200  # a wrong password, answered as such, not locked
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.2", "127.0.0.4"}
-    # gunicorn's access log names the client as the lockout does, not the proxy.
-    access = re.findall(r'^(\S+) - \S+ \[[^]]+\] "POST /admin/login/ ', proxied.log("web"), flags=re.MULTILINE)
-    assert set(access) == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+
+    # gunicorn's access log names the client as the lockout does, not the proxy. A worker writes the
+    # line after it has sent the answer, so the last ones may still be on their way.
+    def logged_clients() -> set[str]:
+        pattern = r'^(\S+) - \S+ \[[^]]+\] "POST /admin/login/ '
+        return set(re.findall(pattern, proxied.log("web"), flags=re.MULTILINE))
+
+    wait_for(lambda: len(logged_clients()) >= 3, 30, "gunicorn did not log the three clients' logins")
+    assert logged_clients() == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
 
 
 def test_through_the_guides_nginx_the_health_throttle_counts_a_client_once_across_workers(proxied: Proxied) -> None:
