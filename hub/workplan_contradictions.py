@@ -69,8 +69,12 @@ def workstream_status_contradiction(*, workstream: Workstream, status: str) -> C
     """What the workstream's workplan file says against giving it `status` (a normalised word); None if nothing."""
     if status == workstream.status:
         return None
-    file_status = workplan_file_status(workstream)
-    if file_status is None or file_status == status:
+    return contradiction_with_file(workstream=workstream, status=status, file_status=workplan_file_status(workstream))
+
+
+def contradiction_with_file(*, workstream: Workstream, status: str, file_status: str | None) -> Contradiction | None:
+    """What a file stating `file_status` (None: no file the hub can read) says against giving `status`."""
+    if status == workstream.status or file_status is None or file_status == status:
         return None
     try:
         check_transition(Workstream, status, file_status)

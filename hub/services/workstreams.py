@@ -12,7 +12,7 @@ from hub.errors import ContradictsWorkplan, ValidationFailed
 from hub.models import Task, Workstream
 from hub.services._common import apply_fields, bulk_insert, check_fields, reject_unknown_fields, validate_and_save
 from hub.transitions import normalize_status, status_change
-from hub.workplan_contradictions import workstream_status_contradiction
+from hub.workplan_contradictions import contradiction_with_file, workplan_file_status
 
 WORKSTREAM_FIELDS = {
     "key",
@@ -83,20 +83,29 @@ def task_counts(workstream: Workstream) -> dict[str, int]:
     return {name: int(counts[name]) for name in ("total", "done", "cancel", "open")}
 
 
-@transaction.atomic
 def workstream_update(*, workstream: Workstream, data: dict[str, Any], despite_workplan: bool = False) -> Workstream:
     """Change a workstream; a status change follows the table, and entering `completed` records an event.
 
     A status its workplan file does not state is refused (ContradictsWorkplan) unless `despite_workplan`:
     the sync would move it back or report a conflict on every run (`hub.workplan_contradictions`).
+    The file is read before the transaction, so reading it never holds the workstream's row lock.
     """
     reject_unknown_fields(data, WORKSTREAM_FIELDS)
+    checks_file = "status" in data and not despite_workplan
+    file_status = workplan_file_status(workstream) if checks_file else None
+    return _workstream_update(workstream=workstream, data=data, checks_file=checks_file, file_status=file_status)
+
+
+@transaction.atomic
+def _workstream_update(
+    *, workstream: Workstream, data: dict[str, Any], checks_file: bool, file_status: str | None
+) -> Workstream:
     workstream = Workstream.objects.select_for_update(of=("self",)).select_related("repo__domain").get(pk=workstream.pk)
     values = dict(data)
     previous_status = workstream.status
     target = status_change(workstream, values.pop("status")) if "status" in values else previous_status
-    if not despite_workplan:
-        contradiction = workstream_status_contradiction(workstream=workstream, status=target)
+    if checks_file:
+        contradiction = contradiction_with_file(workstream=workstream, status=target, file_status=file_status)
         if contradiction is not None:
             raise ContradictsWorkplan(contradiction.message, field="status")
     changed = apply_fields(workstream, values)

@@ -91,3 +91,25 @@ def test_other_fields_and_the_file_s_own_status_are_not_held_up(repo: Repo) -> N
     services.workstream_update(workstream=_workstream(), data={"status": "active", "title": "Renamed here"})
 
     assert _workstream().title == "Renamed here"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_file_is_read_before_the_workstream_is_locked(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import connection
+
+    from hub.services import workstreams
+
+    read_file = workstreams.workplan_file_status
+    inside_a_transaction = []
+
+    def recording(workstream: Workstream) -> str | None:
+        inside_a_transaction.append(connection.in_atomic_block)
+        return read_file(workstream)
+
+    monkeypatch.setattr(workstreams, "workplan_file_status", recording)
+
+    with pytest.raises(ContradictsWorkplan):
+        services.workstream_update(workstream=_workstream(), data={"status": "completed"})
+
+    # Read once, with no transaction open: a slow disk never holds the row lock.
+    assert inside_a_transaction == [False]
