@@ -1,6 +1,9 @@
 """What a process started by a test needs to reach this session's servers: one place for all of them."""
 
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.db import connection
@@ -35,3 +38,13 @@ def environment(**values: str) -> dict[str, str]:
     env.setdefault("DJANGO_SECRET_KEY", "test-only-" + "x" * 50)
     env.update(values)
     return env
+
+
+def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> None:
+    """A failure guard only: the deadline is generous, and nothing is asserted about the time taken."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {seconds} s")

@@ -10,8 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from django.db import connection
 
 from statehub.beat import BEAT_LOCK_KEY
 from tests import childprocess
+from tests.childprocess import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -42,16 +42,6 @@ def broker() -> tuple[str, Any]:
     except Exception as exc:
         pytest.skip(f"No Redis reachable at {url} ({exc}); the beat tests need one as broker.")
     return url, client
-
-
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> None:
-    """A failure guard only: the deadline is generous, and nothing is asserted about the time taken."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} within {seconds} s")
 
 
 class Beats:

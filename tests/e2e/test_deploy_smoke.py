@@ -30,6 +30,7 @@ from rest_framework.authtoken.models import Token
 from events.models import OutboxEvent
 from statehub import devservers
 from tests import childprocess
+from tests.childprocess import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 
@@ -125,15 +126,6 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def wait_for(condition: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {seconds} s")
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from statehub import devservers
 from tests import childprocess
-from tests.e2e.test_deploy_smoke import DEPLOY_GUIDE, procfile, stop, wait_for
+from tests.childprocess import wait_for
+from tests.e2e.test_deploy_smoke import DEPLOY_GUIDE, procfile, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
