@@ -183,6 +183,14 @@ def _plain_http_in_tests() -> None:
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def _throttle_counts_start_at_zero() -> None:
+    """Each test counts its own requests: the test layer's in-memory cache outlives a test's transaction."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _static_files_without_collectstatic() -> None:
     """Pages render from the app directories, as if collectstatic had not run.

@@ -21,3 +21,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["OPTIONS"]["options"] = " ".join(  # noqa: F405
     filter(None, [DATABASES["default"]["OPTIONS"].get("options", ""), "-c synchronous_commit=off"])  # noqa: F405
 )
+
+# Throttle counters in process memory: production's shared cache (PostgreSQL's `statehub_cache` table
+# or Redis) costs a count, a read and a write per request. Sharing the counters between processes is
+# proved where it matters: tests/test_throttling.py selects the database cache, and the proxy test
+# runs gunicorn under production settings. tests/conftest.py empties this cache before every test.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "statehub-tests"}}
