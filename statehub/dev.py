@@ -244,6 +244,10 @@ def test(args: list[str]) -> int:
     env = dict(os.environ)
     # The test settings layer (fast password hashing, a placeholder secret key), whatever the shell exports.
     env["DJANGO_SETTINGS_MODULE"] = "statehub.settings_test"
+    # Each test worker and each process a test starts would otherwise compile the project's modules
+    # (and pytest rewrite every test module) from source again: about 3 s of CPU per worker. The
+    # bytecode goes to the git-ignored __pycache__ directories.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     ensure_node_packages()
     command = [sys.executable, "-m", "pytest", *_parallel_options(args), *args]
     return subprocess.run(command, cwd=ROOT, env=env).returncode
