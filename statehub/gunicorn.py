@@ -42,6 +42,14 @@ def on_starting(server: Any) -> None:
     clear_dead_process_files()
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """In each worker: tracing set up for this process (a no-op when the app was loaded before the fork,
+    whose batch span processor restarts its thread in the child by itself, or when tracing is off)."""
+    from statehub.tracing import setup
+
+    setup()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """A worker exited: its live gauges stop counting (its counters stay in the totals)."""
     mark_process_dead(worker.pid)
