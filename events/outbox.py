@@ -133,7 +133,8 @@ def _check_attributes(subject: str, attributes: dict[str, Any]) -> Subject:
     return registration
 
 
-# Room kept for the message's headers (Nats-Msg-Id, CloudEvents), which count toward the server's limit.
+# Room kept for the message's headers (Nats-Msg-Id, CloudEvents, a W3C trace context of at most
+# ~600 bytes), which count toward the server's limit.
 HEADER_ALLOWANCE_BYTES = 8 * 1024
 
 
