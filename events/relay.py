@@ -276,7 +276,7 @@ def publish_claimed(events: list[ClaimedEvent], *, timeout: float | None = None)
     if events:
         messages = [event.message() for event in events]
         results = tracing.traced_publish(
-            messages, lambda batch: submit_messages(batch, timeout=timeout).results(), linked=False
+            messages, lambda chunk: submit_messages(chunk, timeout=timeout).results(), linked=False
         )
         record_outcomes(events, results, report)
         report.batches = 1
@@ -380,7 +380,7 @@ def _drain(size: int, max_batches: int | None, report: RelayReport) -> None:
             report.batches += 1
             messages = [event.message() for event in batch]
             # Later than the writes, in a trace of its own: each publish span links to its write's context.
-            results = tracing.traced_publish(messages, lambda batch: submit_messages(batch).results(), linked=True)
+            results = tracing.traced_publish(messages, lambda chunk: submit_messages(chunk).results(), linked=True)
             record_outcomes(batch, results, report)
         # Every row of a batch coming back "unavailable" means NATS is away: leave the rest for later.
         if all(result.unavailable for result in results):
