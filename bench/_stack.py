@@ -35,10 +35,14 @@ STREAM = "ACTIVITY_EVENTS"
 class Stack:
     """PostgreSQL, Redis, NATS (one server or a cluster), gunicorn, a Celery worker and beat."""
 
-    def __init__(self, workdir: Path, *, short_delivery_settings: bool = True) -> None:
+    def __init__(
+        self, workdir: Path, *, short_delivery_settings: bool = True, extra_environment: dict[str, str] | None = None
+    ) -> None:
         """`short_delivery_settings`: the fault suite's relay every 2 s and back-off of 0.5-2 s, so
-        outages play out in seconds; without them the hub runs with its production defaults."""
+        outages play out in seconds; without them the hub runs with its production defaults.
+        `extra_environment`: more variables for the hub's processes (e.g. the OTEL_* of tracing)."""
         self.workdir = workdir
+        self.extra_environment = dict(extra_environment or {})
         self.short_delivery_settings = short_delivery_settings
         self.pg_dir = workdir / "postgres"
         self.database_url = devservers.start_postgres(self.pg_dir, database="statehub_faults")
@@ -110,6 +114,7 @@ class Stack:
                 NATS_DOWN_BACKOFF_S="0.5",
                 NATS_DOWN_BACKOFF_MAX_S="2",
             )
+        env.update(self.extra_environment)
         return env
 
     def manage(self, *args: str) -> str:

@@ -4,8 +4,11 @@ Measures `POST /tasks/` against a bare view doing the same lookup and single INS
 view doing all of DRF's work by hand: token, permission, the same service), `GET /workstreams/`
 against a bare view running the same selector query, and event-recording writes (`POST /repos/`,
 `POST /tasks/`) with NATS up and then stopped. Targets: DRF write ≥ 0.7 x bare; NATS stopped ≤ 1.1 x up.
+With `--tracing`, a second gunicorn traces every request (OpenTelemetry, always_on sampler, spans
+exported to a local OTLP endpoint that discards them) and the DRF write, the event-recording write
+and the DRF read are measured on it too, interleaved with the rest: traced / untraced per round.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/statehub .venv/bin/python bench/api_throughput.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/statehub .venv/bin/python bench/api_throughput.py [--tracing]
 
 It creates a throwaway database next to DATABASE_URL's, starts a private nats-server and gunicorn on
 127.0.0.1, and removes all three at the end. Bounded by `--requests` per scenario.
@@ -30,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._otlp_sink import OtlpSink  # noqa: E402
 from statehub import devservers  # noqa: E402
 
 WORKSTREAMS = 50
@@ -176,6 +180,26 @@ def run(
     return Result(name, latencies, time.perf_counter() - started, errors)
 
 
+def start_gunicorn(port: int, workers: int, environment: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "statehub.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(ROOT),
+        ],
+        env=environment,
+    )
+
+
 def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
@@ -199,7 +223,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
+    parser.add_argument("--tracing", action="store_true", help="also measure a gunicorn that traces every request")
     args = parser.parse_args()
+    sink = OtlpSink().__enter__()
+    traced: subprocess.Popen[bytes] | None = None
 
     _, maintenance_url, bench_url = database_urls()
     bench_name = urllib.parse.urlparse(bench_url).path.lstrip("/")
@@ -219,24 +246,14 @@ def main() -> int:
             LOG_LEVEL="ERROR",
         )
         environment.pop("CELERY_BROKER_URL", None)
-        gunicorn = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "statehub.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(args.workers),
-                "--log-level",
-                "warning",
-                "--chdir",
-                str(ROOT),
-            ],
-            env=environment,
-        )
+        for name in [name for name in environment if name.startswith("OTEL_")]:
+            environment.pop(name)
+        gunicorn = start_gunicorn(port, args.workers, environment)
         wait_for(port)
+        traced_port = devservers.free_port()
+        if args.tracing:
+            traced = start_gunicorn(traced_port, args.workers, {**environment, **sink.environment()})
+            wait_for(traced_port)
 
         counter = itertools.count()
 
@@ -268,6 +285,15 @@ def main() -> int:
             "drf_read": ("DRF        GET /workstreams/", get("/workstreams/"), 200),
             "repo_up": ("NATS up    POST /repos/ (event)", repo_body, 201),
             "task_up": ("NATS up    POST /tasks/", task_body("/tasks/"), 201),
+            **(
+                {
+                    "traced_write": ("traced     POST /tasks/", task_body("/tasks/"), 201),
+                    "traced_repo": ("traced     POST /repos/ (event)", repo_body, 201),
+                    "traced_read": ("traced     GET /workstreams/", get("/workstreams/"), 200),
+                }
+                if args.tracing
+                else {}
+            ),
             "repo_down": ("NATS down  POST /repos/ (event)", repo_body, 201),
             "task_down": ("NATS down  POST /tasks/", task_body("/tasks/"), 201),
         }
@@ -278,7 +304,8 @@ def main() -> int:
             for key, (name, make, expect) in scenarios.items():
                 if key == "repo_down":
                     devservers.stop_process(nats_process)
-                measured[key] = run(name, port, make, expect=expect, **options)
+                target = traced_port if key.startswith("traced_") else port
+                measured[key] = run(name, target, make, expect=expect, **options)
             _, nats_process = devservers.start_nats(Path(store.name), port=nats_port)
             rounds.append(measured)
         results = {key: Result.merge([measured[key] for measured in rounds]) for key in scenarios}
@@ -310,12 +337,24 @@ def main() -> int:
             f"{down_task:.2f}  target <= 1.10: {verdict(nats_met)}"
         )
         print(f"unexpected status codes: {failures}")
+        if args.tracing:
+            for label, plain, with_tracing in (
+                ("POST /tasks/", "drf_write", "traced_write"),
+                ("POST /repos/ (event)", "repo_up", "traced_repo"),
+                ("GET /workstreams/", "drf_read", "traced_read"),
+            ):
+                speed = statistics.median(m[with_tracing].throughput / m[plain].throughput for m in rounds)
+                p50 = statistics.median(m[with_tracing].percentile(0.5) / m[plain].percentile(0.5) for m in rounds)
+                print(f"traced / untraced {label}: throughput {speed:.2f}, p50 {p50:.2f}")
+            print(f"spans exported: {sink.requests} OTLP posts, {sink.bytes} bytes")
         met = write_met and nats_met and failures == 0
         return 0 if met else 1
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(timeout=30)
+        for server in (gunicorn, traced):
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
+        sink.__exit__()
         if nats_process is not None:
             devservers.stop_process(nats_process)
         store.cleanup()

@@ -1,6 +1,6 @@
 """Response→event latency with a real worker, next to a bare nats-py publish on the same server.
 
-    .venv/bin/python bench/event_latency.py [--rate 50] [--clients 4] [--seconds 60]
+    .venv/bin/python bench/event_latency.py [--rate 50] [--clients 4] [--seconds 60] [--tracing on]
 
 Starts the processes of bench/_stack.py (gunicorn, a Celery worker and beat, Redis, nats-server,
 PostgreSQL) with the hub's default delivery settings (relay every 30 s, not the fault suite's
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import nats  # noqa: E402
 
+from bench._otlp_sink import OtlpSink  # noqa: E402
 from bench._stack import Stack  # noqa: E402
 
 SUBJECT_FILTER = "org.statehub.>"
@@ -136,12 +137,22 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="writes per second in all (default 50)")
     parser.add_argument("--clients", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each run (default 60)")
+    parser.add_argument(
+        "--tracing",
+        choices=("off", "on"),
+        default="off",
+        help="on: the hub traces every write (always_on sampler) to a local OTLP endpoint that discards them",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="statehub-latency-"))
     print(f"work directory (logs): {workdir}")
+    sink = OtlpSink()
     # The hub's production delivery settings: the fault suite's relay every 2 s would take a worker
     # process from the events being timed every 2 s.
-    stack = Stack(workdir, short_delivery_settings=False)
+    stack = Stack(
+        workdir, short_delivery_settings=False, extra_environment=sink.environment() if args.tracing == "on" else {}
+    )
+    sink.__enter__()
     try:
         stack.prepare()
         stack.start_all()
@@ -151,8 +162,11 @@ def main() -> int:
         bare = bare_run(stack.nats_url, args.rate, args.seconds, size=400)
     finally:
         stack.shutdown()
+        sink.__exit__()
     print(
-        f"{args.clients} clients, {args.rate:.0f} writes/s, {args.seconds:.0f} s; gunicorn 2 workers, Celery worker 2"
+        f"{args.clients} clients, {args.rate:.0f} writes/s, {args.seconds:.0f} s; gunicorn 2 workers, Celery worker 2;"
+        f" tracing {args.tracing}"
+        + (f" ({sink.requests} OTLP posts, {sink.bytes} bytes of spans)" if args.tracing == "on" else "")
     )
     print(f"hub  response → event ({len(hub)} events): {percentiles(hub)}")
     print(f"bare publish  → event ({len(bare)} msgs):   {percentiles(bare)}")

@@ -51,7 +51,8 @@ class OutboxEventAdmin(PagedChangelistMixin, admin.ModelAdmin):
     list_filter = ("status", SubjectFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("subject",)
     ordering = ("-created_at",)
-    fields = (*list_display, "last_error", "envelope_pretty")
+    # The trace context names the write's trace: paste its trace id into the trace back end.
+    fields = (*list_display, "last_error", "traceparent", "tracestate", "envelope_pretty")
     readonly_fields = fields
     actions = ("requeue", "publish_now")
 

@@ -39,6 +39,8 @@ SERVER_NAME = "jetstream"
 # Not a real host: the document describes the contract; each deployment has its own `NATS_URL`.
 PLACEHOLDER_HOST = "nats.example.internal:4222"
 STREAM = "ACTIVITY_EVENTS"
+# W3C Trace Context `traceparent`: version, trace id, parent span id, flags (lowercase hex).
+TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 # The headers every message of a registered subject carries; a consumer may rely on each.
 ALWAYS_SENT_HEADERS = (
     "Nats-Msg-Id",
@@ -111,8 +113,9 @@ def headers_schema(subject: Subject) -> dict[str, Any]:
         "type": "object",
         "description": (
             "CloudEvents 1.0 attributes as NATS headers (binary content mode), beside the unchanged envelope"
-            " body. Values are percent-encoded as the binding requires. Every header listed is always sent;"
-            " other headers (e.g. trace context) may be added."
+            " body. Values are percent-encoded as the binding requires. Every required header is always sent;"
+            " `traceparent` and `tracestate` when the write that recorded the event was traced; other headers"
+            " may be added."
         ),
         "required": list(ALWAYS_SENT_HEADERS),
         "properties": {
@@ -159,6 +162,19 @@ def headers_schema(subject: Subject) -> dict[str, Any]:
             },
             "ce-datacontenttype": {"const": CONTENT_TYPE},
             "content-type": {"const": CONTENT_TYPE, "description": "The same media type, for HTTP-style readers."},
+            "traceparent": {
+                "type": "string",
+                "pattern": TRACEPARENT_PATTERN,
+                "description": (
+                    "W3C Trace Context of the write that recorded the event (CloudEvents distributed-tracing"
+                    " extension), sent only when the hub traced it; a replayed copy keeps the original. Continue"
+                    " the trace from it: the consumer's processing span joins the write's trace."
+                ),
+            },
+            "tracestate": {
+                "type": "string",
+                "description": "W3C `tracestate` that goes with `traceparent`, when the write had one.",
+            },
         },
     }
 

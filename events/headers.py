@@ -11,6 +11,10 @@ sent both as the binding's `ce-datacontenttype` and as `content-type`, which HTT
 (the official SDKs' binary-mode parsers) take for it. Values are percent-encoded as the binding
 requires; the per-subject part is computed once.
 
+When the write that recorded the event was traced, the message also carries its W3C trace context
+as `traceparent` and `tracestate`: the CloudEvents distributed-tracing extension, under the names
+the NATS binding gives it (W3C values, sent as they are), so a consumer continues that trace.
+
 `header_block` is the same headers already encoded as the NATS header section (the bytes nats-py
 writes for that dict, in the same order), so the publisher does not encode nine headers per
 message on the loop that every drain thread shares.
@@ -66,18 +70,26 @@ def _subject_block(subject: str, source: str, public_url: str) -> bytes:
     return b"".join(_header_line(key, value) for key, value in _subject_headers(subject, source, public_url))
 
 
-def message_headers(*, subject: str, event_id: str, timestamp: str, aggregate: str = "") -> dict[str, str]:
-    """Every header of one event message; `ce-time` and `ce-subject` only when the event has them."""
+def message_headers(
+    *, subject: str, event_id: str, timestamp: str, aggregate: str = "", traceparent: str = "", tracestate: str = ""
+) -> dict[str, str]:
+    """Every header of one event message; `ce-time`, `ce-subject` and the trace context only when the event has them."""
     headers = {"Nats-Msg-Id": event_id, "ce-id": encode_header_value(event_id)}
     headers.update(_subject_headers(subject, settings.CLOUDEVENTS_SOURCE, settings.STATEHUB_PUBLIC_URL))
     if timestamp:
         headers["ce-time"] = encode_header_value(timestamp)
     if aggregate:
         headers["ce-subject"] = encode_header_value(aggregate)
+    if traceparent:
+        headers["traceparent"] = traceparent
+        if tracestate:
+            headers["tracestate"] = tracestate
     return headers
 
 
-def header_block(*, subject: str, event_id: str, timestamp: str, aggregate: str = "") -> bytes:
+def header_block(
+    *, subject: str, event_id: str, timestamp: str, aggregate: str = "", traceparent: str = "", tracestate: str = ""
+) -> bytes:
     """`message_headers(...)` as the header section of an HPUB, byte for byte what nats-py would send."""
     block = (
         _HEADER_START
@@ -89,4 +101,8 @@ def header_block(*, subject: str, event_id: str, timestamp: str, aggregate: str 
         block += _header_line("ce-time", encode_header_value(timestamp))
     if aggregate:
         block += _header_line("ce-subject", encode_header_value(aggregate))
+    if traceparent:
+        block += _header_line("traceparent", traceparent)
+        if tracestate:
+            block += _header_line("tracestate", tracestate)
     return block + b"\r\n"

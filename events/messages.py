@@ -19,7 +19,7 @@ from events.stream import Drift
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message: subject, encoded envelope, id (`Nats-Msg-Id`), timestamp (`ce-time`), aggregate (`ce-subject`).
+    """One message: subject, encoded envelope, id (`Nats-Msg-Id`), timestamp, aggregate, trace context (headers).
 
     The header section is encoded when the message is built, in the caller's thread, so the
     publisher loop, which every drain thread shares, only writes bytes.
@@ -30,11 +30,19 @@ class OutgoingMessage:
     msg_id: str
     timestamp: str = ""
     aggregate: str = ""
+    # The W3C trace context stored with the event ("" when its write was not traced).
+    traceparent: str = ""
+    tracestate: str = ""
     header_block: bytes = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         block = header_block(
-            subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp, aggregate=self.aggregate
+            subject=self.subject,
+            event_id=self.msg_id,
+            timestamp=self.timestamp,
+            aggregate=self.aggregate,
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
         )
         object.__setattr__(self, "header_block", block)
 
@@ -42,7 +50,12 @@ class OutgoingMessage:
     def headers(self) -> dict[str, str]:
         """The same headers as a dict (what `header_block` encodes)."""
         return message_headers(
-            subject=self.subject, event_id=self.msg_id, timestamp=self.timestamp, aggregate=self.aggregate
+            subject=self.subject,
+            event_id=self.msg_id,
+            timestamp=self.timestamp,
+            aggregate=self.aggregate,
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
         )
 
 

@@ -41,6 +41,10 @@ class OutboxEvent(models.Model):
         help_text="Creation time of the stream incarnation `stream_seq` belongs to (a recreated stream restarts at 1).",
     )
     last_error = models.TextField(blank=True)
+    # The W3C trace context of the write that recorded the event (null when tracing was off): sent as
+    # the message's `traceparent`/`tracestate` headers, so a consumer continues that trace.
+    traceparent = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 - null: not traced
+    tracestate = models.CharField(max_length=512, null=True, blank=True)  # noqa: DJ001 - null: not traced
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from events.envelope import build_envelope, encode_envelope
 from events.errors import EnvelopeError, EnvelopeTooLarge
 from events.models import OutboxEvent
 from events.subjects import REGISTRY, Subject
+from statehub import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +32,18 @@ def record(subject: str, attributes: dict[str, Any], *, occurred_at: dt.datetime
         subject=subject, attributes=attributes, occurred_at=occurred_at or timezone.now(), event_id=event_id
     )
     _check_size(subject, envelope)
-    event = OutboxEvent.objects.create(
-        id=event_id,
-        subject=subject,
-        aggregate=registration.aggregate_key(envelope["attributes"]),
-        envelope=envelope,
-        next_attempt_at=timezone.now(),
-    )
+    with tracing.create_span(subject, str(event_id)):
+        # The message carries this context, whenever and by whom it is published.
+        traceparent, tracestate = tracing.current_context_headers()
+        event = OutboxEvent.objects.create(
+            id=event_id,
+            subject=subject,
+            aggregate=registration.aggregate_key(envelope["attributes"]),
+            envelope=envelope,
+            next_attempt_at=timezone.now(),
+            traceparent=traceparent,
+            tracestate=tracestate,
+        )
     transaction.on_commit(lambda: enqueue_publish(event_id), robust=True)
     return event
 
@@ -51,7 +57,7 @@ def enqueue_publish(event_id: uuid.UUID) -> None:
     """Hand a committed event to the Celery publish task; a broker failure is logged, the relay retries."""
     from events.tasks import publish_outbox_event
 
-    _enqueue(publish_outbox_event, str(event_id), what=f"event {event_id}")
+    _enqueue(publish_outbox_event, str(event_id), what=f"event {event_id}", event_id=str(event_id))
 
 
 def enqueue_relay() -> None:
@@ -61,16 +67,18 @@ def enqueue_relay() -> None:
     _enqueue(relay_pending_events, what="a relay run")
 
 
-def _enqueue(task: Any, *args: str, what: str) -> None:
+def _enqueue(task: Any, *args: str, what: str, event_id: str = "") -> None:
     global _broker_down_until
+    # The JSON log (LOG_FORMAT=json) names the event of the line in a field of its own.
+    extra = {"event_id": event_id} if event_id else None
     if time.monotonic() < _broker_down_until:
-        logger.info("Broker recently unreachable; %s is left to the relay.", what)
+        logger.info("Broker recently unreachable; %s is left to the relay.", what, extra=extra)
         return
     try:
         task.delay(*args)
     except Exception:
         _broker_down_until = time.monotonic() + settings.EVENTS_ENQUEUE_BACKOFF_S
-        logger.warning("Could not enqueue %s; the relay will deliver it.", what, exc_info=True)
+        logger.warning("Could not enqueue %s; the relay will deliver it.", what, exc_info=True, extra=extra)
 
 
 def record_many(
@@ -83,6 +91,8 @@ def record_many(
     and one publish task per event would flood the broker.
     """
     now = timezone.now()
+    # One context for the whole batch: the command's or task's span (there is no write per event).
+    traceparent, tracestate = tracing.current_context_headers()
     rows = []
     for attributes in attributes_list:
         registration = _check_attributes(subject, attributes)
@@ -93,7 +103,15 @@ def record_many(
         _check_size(subject, envelope)
         aggregate = registration.aggregate_key(envelope["attributes"])
         rows.append(
-            OutboxEvent(id=event_id, subject=subject, aggregate=aggregate, envelope=envelope, next_attempt_at=now)
+            OutboxEvent(
+                id=event_id,
+                subject=subject,
+                aggregate=aggregate,
+                envelope=envelope,
+                next_attempt_at=now,
+                traceparent=traceparent,
+                tracestate=tracestate,
+            )
         )
     OutboxEvent.objects.bulk_create(rows)
     if rows:
@@ -115,7 +133,8 @@ def _check_attributes(subject: str, attributes: dict[str, Any]) -> Subject:
     return registration
 
 
-# Room kept for the message's headers (Nats-Msg-Id, CloudEvents), which count toward the server's limit.
+# Room kept for the message's headers (Nats-Msg-Id, CloudEvents, a W3C trace context of at most
+# ~600 bytes), which count toward the server's limit.
 HEADER_ALLOWANCE_BYTES = 8 * 1024
 
 

@@ -39,6 +39,7 @@ from events.models import OutboxEvent
 from events.publisher import OutgoingMessage, PublishResult, submit_messages
 from events.replay import label_unlabelled_rows
 from events.subjects import aggregate_of
+from statehub import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ TABLE = OutboxEvent._meta.db_table
 
 _CLAIM_SQL = f"""
 SELECT o.id::text, o.subject, o.envelope::text, o.attempts, extract(epoch FROM o.created_at)::float8,
-    coalesce(o.envelope->>'timestamp', ''), o.aggregate
+    coalesce(o.envelope->>'timestamp', ''), o.aggregate, coalesce(o.traceparent, ''), coalesce(o.tracestate, '')
 FROM {TABLE} AS o
 WHERE o.status = 'pending' AND o.next_attempt_at <= %(now)s {{only}}
     AND (o.aggregate = '' OR NOT EXISTS (
@@ -92,6 +93,8 @@ class ClaimedEvent:
     created_epoch: float
     timestamp: str = ""
     aggregate: str = ""
+    traceparent: str = ""
+    tracestate: str = ""
 
     def message(self) -> OutgoingMessage:
         return OutgoingMessage(
@@ -101,6 +104,8 @@ class ClaimedEvent:
             timestamp=self.timestamp,
             # A row without one (recorded before the outbox kept aggregates): read it from the envelope.
             aggregate=self.aggregate or aggregate_of(self.subject, json.loads(self.payload).get("attributes") or {}),
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
         )
 
 
@@ -186,8 +191,10 @@ def claim_due_events(
             created_epoch=created,
             timestamp=timestamp,
             aggregate=aggregate,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
-        for row_id, subject, envelope, attempts, created, timestamp, aggregate in rows
+        for row_id, subject, envelope, attempts, created, timestamp, aggregate, traceparent, tracestate in rows
     ]
 
 
@@ -235,7 +242,9 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
             if attempts >= max_attempts:
                 status = OutboxEvent.Status.FAILED
                 report.failed += 1
-                logger.error("Event %s failed after %d attempt(s): %s", event.id, attempts, error)
+                logger.error(
+                    "Event %s failed after %d attempt(s): %s", event.id, attempts, error, extra={"event_id": event.id}
+                )
             else:
                 status = OutboxEvent.Status.PENDING
                 next_attempt_at = now + dt.timedelta(seconds=backoff_delay(attempts))
@@ -259,10 +268,16 @@ def record_outcomes(events: Sequence[ClaimedEvent], results: Sequence[PublishRes
 
 
 def publish_claimed(events: list[ClaimedEvent], *, timeout: float | None = None) -> RelayReport:
-    """Publish locked rows pipelined and record the outcomes (in the claiming transaction)."""
+    """Publish locked rows pipelined and record the outcomes (in the claiming transaction).
+
+    Used right after the write (the per-event task): each publish span continues the stored context.
+    """
     report = RelayReport()
     if events:
-        results = submit_messages([event.message() for event in events], timeout=timeout).results()
+        messages = [event.message() for event in events]
+        results = tracing.traced_publish(
+            messages, lambda chunk: submit_messages(chunk, timeout=timeout).results(), linked=False
+        )
         record_outcomes(events, results, report)
         report.batches = 1
     return report
@@ -363,7 +378,9 @@ def _drain(size: int, max_batches: int | None, report: RelayReport) -> None:
             if not batch:
                 return
             report.batches += 1
-            results = submit_messages([event.message() for event in batch]).results()
+            messages = [event.message() for event in batch]
+            # Later than the writes, in a trace of its own: each publish span links to its write's context.
+            results = tracing.traced_publish(messages, lambda chunk: submit_messages(chunk).results(), linked=True)
             record_outcomes(batch, results, report)
         # Every row of a batch coming back "unavailable" means NATS is away: leave the rest for later.
         if all(result.unavailable for result in results):

@@ -24,11 +24,13 @@ from events.errors import StreamRecreated, UnknownIncarnation
 from events.models import OutboxEvent
 from events.publisher import OutgoingMessage, publish_messages
 from events.subjects import aggregate_of
+from statehub import tracing
 
 TABLE = OutboxEvent._meta.db_table
 
 _SELECT_SQL = f"""
-SELECT id::text, subject, envelope::text, coalesce(envelope->>'timestamp', ''), stream_seq, aggregate
+SELECT id::text, subject, envelope::text, coalesce(envelope->>'timestamp', ''), stream_seq, aggregate,
+    coalesce(traceparent, ''), coalesce(tracestate, '')
 FROM {TABLE}
 WHERE status = 'published' AND stream_seq IS NOT NULL AND published_at >= %(since)s
     AND stream_created IS NOT DISTINCT FROM %(incarnation)s AND stream_seq > %(after)s {{only}}
@@ -47,6 +49,8 @@ class StoredEvent:
     timestamp: str
     stream_seq: int
     aggregate: str = ""
+    traceparent: str = ""
+    tracestate: str = ""
 
     def message(self) -> OutgoingMessage:
         return OutgoingMessage(
@@ -55,6 +59,9 @@ class StoredEvent:
             msg_id=self.id,
             timestamp=self.timestamp,
             aggregate=self.aggregate,
+            # The original write's context: a consumer of the copy joins that trace.
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
         )
 
 
@@ -278,8 +285,10 @@ def published_events(
             stream_seq=seq,
             # Rows published before the outbox kept aggregates have none: read it from the envelope.
             aggregate=aggregate or aggregate_of(name, json.loads(envelope).get("attributes") or {}),
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
-        for row_id, name, envelope, timestamp, seq, aggregate in found
+        for row_id, name, envelope, timestamp, seq, aggregate, traceparent, tracestate in found
     ]
 
 
@@ -310,7 +319,9 @@ def replay_published_events(*, since: dt.datetime, subject: str = "", batch_size
     """
     report = ReplayReport()
     for batch in stored_batches(since=since, subject=subject, size=batch_size or settings.EVENTS_RELAY_BATCH_SIZE):
-        results = publish_messages([event.message() for event in batch])
+        messages = [event.message() for event in batch]
+        # A copy sent later: each publish span links to the original write's context, which the message keeps.
+        results = tracing.traced_publish(messages, publish_messages, linked=True)
         for event, result in zip(batch, results, strict=True):
             if not result.ok:
                 report.errors.append(f"{event.id} (stream sequence {event.stream_seq}): {result.error}")

@@ -48,6 +48,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from reference_consumer.hub import HubReplay, HubUnavailable, StreamRecreated
 from reference_consumer.schemas import BUNDLED_SCHEMAS, SchemaBook
 from reference_consumer.state import Position, State, rfc3339, same_incarnation
+from reference_consumer.tracing import processing_span
 
 logger = logging.getLogger(__name__)
 
@@ -361,7 +362,11 @@ class Consumer:
                 self.state.advance(moves_position)
             return Outcome.DUPLICATE
         try:
-            await asyncio.to_thread(self.handle, delivery.envelope, delivery.headers)
+            # The handler's thread gets the span as its current context (to_thread copies it).
+            with processing_span(
+                subject=delivery.subject, event_id=event_id, headers=delivery.headers, consumer=self.config.durable
+            ):
+                await asyncio.to_thread(self.handle, delivery.envelope, delivery.headers)
         except Exception:
             logger.exception("The handler failed on %s %s.", delivery.subject, event_id)
             return Outcome.FAILED

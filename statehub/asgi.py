@@ -4,6 +4,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from statehub.tracing import setup
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statehub.settings")
 
+# Before the handler loads the middleware: the Django instrumentation adds its own to the settings.
+setup()
 application = get_asgi_application()

@@ -24,6 +24,14 @@ def _reset_publisher_after_fork(**_: object) -> None:
     reset_publisher()
 
 
+@worker_process_init.connect
+def _set_up_tracing(**_: object) -> None:
+    """Trace tasks in each pool process when an exporter is configured (OTEL_*); nothing otherwise."""
+    from statehub.tracing import setup
+
+    setup()
+
+
 @task_prerun.connect
 @task_postrun.connect
 def _keep_usable_database_connections(task: Any = None, **_: object) -> None:

@@ -6,6 +6,7 @@ access log's client address.
 """
 
 import logging
+import os
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -40,6 +41,15 @@ logger_class = ClientAddressLogger
 def on_starting(server: Any) -> None:
     """Before the first worker forks: drop metric files left by processes that no longer run."""
     clear_dead_process_files()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each worker: tracing set up for this process (a no-op when the app was loaded before the fork,
+    whose batch span processor restarts its thread in the child by itself, or when tracing is off)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statehub.settings")  # as statehub.wsgi does, a moment later
+    from statehub.tracing import setup
+
+    setup()
 
 
 def child_exit(server: Any, worker: Any) -> None:

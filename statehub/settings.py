@@ -360,16 +360,48 @@ WORKPLAN_MAX_BYTES = env.int("WORKPLAN_MAX_BYTES", default=1024 * 1024)
 # --- MCP ---
 STATEHUB_MCP_USER = env("STATEHUB_MCP_USER", default="")
 
-# --- Logging: one line per record, to stderr ---
+# --- Tracing (OpenTelemetry, statehub/tracing.py) ---
+# On only when an exporter is configured: an OTLP endpoint, or `OTEL_TRACES_EXPORTER` (`otlp` or
+# `console`). The SDK reads the other OTEL_* variables itself (sampler, batch sizes, headers, resource).
+_TRACES_EXPORTER = env("OTEL_TRACES_EXPORTER", default="")
+TRACING_ENABLED = not env.bool("OTEL_SDK_DISABLED", default=False) and (
+    _TRACES_EXPORTER not in ("", "none")
+    or bool(env("OTEL_EXPORTER_OTLP_ENDPOINT", default="") or env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default=""))
+)
+TRACING_EXPORTER = _TRACES_EXPORTER if _TRACES_EXPORTER not in ("", "none") else "otlp"
+if TRACING_EXPORTER not in ("otlp", "console"):
+    raise ImproperlyConfigured(f"OTEL_TRACES_EXPORTER must be otlp, console or none, not {TRACING_EXPORTER!r}.")
+TRACING_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="state-hub")
+
+# --- Logging: one line per record (or one JSON object, LOG_FORMAT=json), to stderr ---
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env("LOG_FORMAT", default="line")
+if LOG_FORMAT not in ("line", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be line or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # The trace and span ids of the span a record was written in (none outside one).
+        "trace_ids": {"()": "statehub.tracing.TraceIdsFilter"},
+    },
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        "json": {
+            # One object per line: these fields, every `extra` field (`event_id`), and the filter's
+            # `trace_id`/`span_id`, which name the span in the trace back end.
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"},
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "stream": "ext://sys.stderr",
+            "filters": ["trace_ids"],
+        },
     },
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {

@@ -14,12 +14,14 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
+from opentelemetry.trace import SpanKind
 
 from hub import history
 from hub.mcp.clients import HTTP_PATH
 from hub.mcp.db import run_db
 from hub.mcp.identity import DrfTokenVerifier, current_actor
 from hub.mcp.tools import READ_TOOLS, WRITE_TOOLS
+from statehub import tracing
 from statehub.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,10 @@ WRITE_ANNOTATIONS = ToolAnnotations(
 )
 
 
+def _call_attributes(fn: Callable[..., Any]) -> dict[str, str]:
+    return {"mcp.method.name": "tools/call", "gen_ai.tool.name": fn.__name__, "gen_ai.operation.name": "execute_tool"}
+
+
 def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable[Any]]:
     """Wrap a synchronous tool: act as the caller, run it on a database worker thread, map domain errors."""
 
@@ -46,7 +52,11 @@ def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable
         actor = access_token.client_id if access_token is not None else default_actor
         reset = current_actor.set(actor)
         try:
-            with history.door(history.Door.MCP, username=actor):
+            # One trace per call (MCP semantic conventions' name); the worker thread inherits the span.
+            with (
+                tracing.span(f"tools/call {fn.__name__}", kind=SpanKind.SERVER, attributes=_call_attributes(fn)),
+                history.door(history.Door.MCP, username=actor),
+            ):
                 return await run_db(fn, **arguments)
         except ServiceError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc

@@ -283,6 +283,32 @@ def test_the_pre_encoded_header_section_is_what_nats_py_writes_for_the_headers(
 ) -> None:
     message = OutgoingMessage(subject, b'{"x": 1}', event_id, timestamp, aggregate)
 
+    nats_py, ours = both_writes(jetstream, message)
+
+    assert ours == nats_py
+    assert ours.startswith(f"HPUB {subject} _INBOX.x.1 ".encode())
+
+
+@pytest.mark.parametrize("tracestate", ["", "vendor=abc,other=x y"])
+def test_the_trace_context_goes_out_the_same_on_the_raw_path_and_through_nats_py(
+    jetstream: Any, tracestate: str
+) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    message = OutgoingMessage(
+        "org.statehub.repo.registered", b"{}", "id-1", "", "repo:x", traceparent=traceparent, tracestate=tracestate
+    )
+
+    nats_py, ours = both_writes(jetstream, message)
+
+    assert ours == nats_py
+    assert f"\r\ntraceparent: {traceparent}\r\n".encode() in ours
+    assert (b"\r\ntracestate: " in ours) is bool(tracestate)
+
+
+def both_writes(jetstream: Any, message: OutgoingMessage) -> list[bytes]:
+    """The bytes nats-py's `publish` writes for the message's headers dict, and the raw path's."""
+    subject = message.subject
+
     async def written() -> list[bytes]:
         connection = Connection(jetstream.url, jetstream.stream)
         await connection.open(2)
@@ -301,9 +327,8 @@ def test_the_pre_encoded_header_section_is_what_nats_py_writes_for_the_headers(
             await connection.close()
         return commands
 
-    nats_py, ours = asyncio.run(written())
-    assert ours == nats_py
-    assert ours.startswith(f"HPUB {subject} _INBOX.x.1 ".encode())
+    commands: list[bytes] = asyncio.run(written())
+    return commands
 
 
 def test_the_raw_write_is_used_only_on_a_nats_py_version_it_was_proved_on(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,7 @@
-"""The reference consumer is copied into other projects: it needs nats-py, jsonschema and the standard library only."""
+"""The reference consumer is copied into other projects: it needs nats-py, jsonschema and the standard library only.
+
+OpenTelemetry is optional: `reference_consumer/tracing.py` imports it only for a message that carries a trace context.
+"""
 
 import json
 import subprocess
