@@ -10,7 +10,6 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,6 +28,7 @@ from tests.factories import (
     TaskFactory,
     WorkstreamFactory,
 )
+from tests.tokens import token_for
 
 
 def test_the_schema_validates_without_warnings(tmp_path: Any) -> None:
@@ -123,7 +123,7 @@ def fuzz_token(transactional_db: None) -> str:
     DomainGoalFactory.create(key="goal", domain=domain)
     DecisionFactory.create(key="DEC", workstream=workstream)
     OutboxEvent.objects.update(id=KNOWN_EVENT_ID)
-    return Token.objects.create(user=user).key
+    return token_for(user)
 
 
 KNOWN_EVENT_ID = "6f1c2a53-5bd5-4c1e-9d0a-5e0d2c7c9b11"
