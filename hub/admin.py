@@ -1,5 +1,6 @@
 """Django admin for manual state edits; every add and change goes through the hub's services."""
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -16,10 +17,11 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
-from hub import access, services
+from hub import access, services, tokens
 from hub.models import (
     DECISION_OPTION_MAX_LENGTH,
     DECISION_OPTIONS_MAX,
+    ApiToken,
     Decision,
     Domain,
     DomainAccess,
@@ -546,3 +548,78 @@ class ProgressEventAdmin(ServiceAdmin):
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> ProgressEvent:
         return services.progress_event_add(**{**data, "author": data.get("author") or actor})
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    """A new token: its user, name and scope; the lifetime in days (empty: never expires)."""
+
+    expires_in_days = forms.FloatField(required=False, min_value=0.001, max_value=3650, help_text="Empty: never.")
+    mcp_tools = forms.MultipleChoiceField(
+        required=False,
+        choices=[(name, name) for name in sorted(access.MCP_WRITE_TOOLS)],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Write only through these MCP tools, nothing else (none ticked: no such limit).",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "read_only", "domains"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: created here (the secret shown once, in a message), revoked by deleting; never edited.
+
+    The table holds each token's hash and first 15 characters, not the token.
+    """
+
+    list_display = ["name", "user", "created", "expiry", "last_used_at", "read_only", "scope"]
+    list_select_related = ["user"]
+    list_filter = ["read_only"]
+    search_fields = ["name", "user__username"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["domains"]
+    ordering = ["user__username", "name"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["user", "name", "expires_in_days", "read_only", "domains", "mcp_tools"]
+        return ["user", "name", "created", "expiry", "last_used_at", "read_only", "domains", "mcp_tools"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a token's scope is fixed at creation: revoke it and create another
+
+    @admin.display(description="scope")
+    def scope(self, obj: ApiToken) -> str:
+        parts = [*(["read-only"] if obj.read_only else []), *(f"mcp {tool}" for tool in obj.mcp_tools)]
+        return ", ".join(parts) or "—"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        days = data.get("expires_in_days")
+        try:
+            issued = tokens.token_create(
+                user=data["user"],
+                name=data["name"],
+                expires_in=dt.timedelta(days=days) if days else None,
+                read_only=data["read_only"],
+                domains=[domain.slug for domain in data["domains"]],
+                mcp_tools=data.get("mcp_tools") or [],
+            )
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = issued.token.pk
+        self.message_user(
+            request,
+            f"The token {issued.token} (shown this once; only its hash is kept): {issued.secret}",
+            messages.WARNING,
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # token_create set the domains

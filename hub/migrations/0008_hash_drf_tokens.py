@@ -30,11 +30,12 @@ def hash_drf_tokens(apps, schema_editor):  # type: ignore[no-untyped-def]
         rows = cursor.fetchall()
     api_token = apps.get_model("hub", "ApiToken")
     for key, user_id, created in rows:
-        token = api_token.objects.create(
+        token = api_token(
             digest=digest(key), token_key=key[:TOKEN_KEY_LENGTH], user_id=user_id, name=MIGRATED_NAME, expiry=None
         )
+        token.save(force_insert=True)
         # `created` is auto_now_add: set the old token's creation time afterwards.
-        api_token.objects.filter(pk=token.pk).update(created=created)
+        api_token._base_manager.filter(pk=token.pk).update(created=created)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {OLD_TABLE}")
         cursor.execute("DELETE FROM django_migrations WHERE app = 'authtoken'")

@@ -46,6 +46,9 @@ def test_the_schema_is_served_and_documents_every_endpoint(reader_api: APIClient
     assert set(schema["paths"]) == {
         "/domains/",
         "/domains/{slug}/",
+        "/domains/{slug}/members/",
+        "/tokens/",
+        "/tokens/{name}/",
         "/repos/",
         "/repos/{slug}/",
         "/domain-goals/",
@@ -123,6 +126,7 @@ def fuzz_token(transactional_db: None) -> str:
     DomainGoalFactory.create(key="goal", domain=domain)
     DecisionFactory.create(key="DEC", workstream=workstream)
     OutboxEvent.objects.update(id=KNOWN_EVENT_ID)
+    token_for(user, name="spare")  # one DELETE /tokens/{name}/ may revoke
     return token_for(user)
 
 
@@ -135,6 +139,7 @@ KNOWN_KEYS = {
     "tasks": "TK",
     "decisions": "DEC",
     "events": KNOWN_EVENT_ID,
+    "tokens": "spare",
 }
 
 
