@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -399,3 +401,18 @@ def test_an_agent_token_scoped_to_a_domain_and_add_progress_event_can_do_exactly
     assert api.post("/progress-events/", {"summary": "No", "task": "A-WP-0001-T01"}).status_code == 403
     assert api.get("/tasks/").json()["count"] == 2
     assert list(ProgressEvent.objects.values_list("summary", flat=True)) == ["In A"]
+
+
+def test_the_access_check_costs_one_query_per_write_request_and_none_per_read(world: World) -> None:
+    client = api_client(world, IDENTITIES[2])  # editor of A, unscoped token
+
+    def grant_queries(method: str, path: str, body: dict[str, Any] | None = None) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = getattr(client, method)(path, body, format="json")
+        assert response.status_code in (200, 201), response.content
+        return sum('"hub_domainaccess"' in query["sql"] for query in queries.captured_queries)
+
+    assert grant_queries("patch", "/tasks/A-WP-0001-T01/", {"title": "Once"}) == 1
+    assert grant_queries("post", "/tasks/", {"key": "A-WP-0001-T02", "workstream": "A-WP-0001", "title": "T"}) == 1
+    assert grant_queries("get", "/tasks/") == 0
+    assert grant_queries("get", "/tasks/A-WP-0001-T01/history/") == 0
