@@ -25,7 +25,14 @@ from hub.mcp import tools
 from hub.mcp.identity import PermissionDenied, current_actor, current_token, token_username
 from hub.models import ApiToken, Decision, DomainAccess, ProgressEvent, Repo, Task, Workstream
 from hub.tokens import token_create, token_revoke
-from tests.factories import DecisionFactory, DomainFactory, RepoFactory, TaskFactory, WorkstreamFactory
+from tests.factories import (
+    DecisionFactory,
+    DomainFactory,
+    DomainGoalFactory,
+    RepoFactory,
+    TaskFactory,
+    WorkstreamFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +90,7 @@ def world() -> World:
         repos[name] = RepoFactory.create(slug=f"repo-{name.lower()}", domain=domain)
         workstreams[name] = WorkstreamFactory.create(key=f"{name}-WP-0001", repo=repos[name])
         tasks[name] = TaskFactory.create(key=f"{name}-WP-0001-T01", workstream=workstreams[name])
+        DomainGoalFactory.create(key=f"goal-{name.lower()}", domain=domain)
         decisions[name] = DecisionFactory.create(
             key=f"DEC-{name}", workstream=workstreams[name], repo=repos[name], options=["left", "right"]
         )
@@ -416,3 +424,49 @@ def test_the_access_check_costs_one_query_per_write_request_and_none_per_read(wo
     assert grant_queries("post", "/tasks/", {"key": "A-WP-0001-T02", "workstream": "A-WP-0001", "title": "T"}) == 1
     assert grant_queries("get", "/tasks/") == 0
     assert grant_queries("get", "/tasks/A-WP-0001-T01/history/") == 0
+
+
+# Every API write there is, aimed at domain `{d}` (a, b) or `{D}` (A, B): (method, path, body).
+API_WRITES = [
+    ("patch", "/domain-goals/goal-{d}/", {"title": "Changed"}),
+    ("post", "/domain-goals/goal-{d}/activate", {}),
+    ("post", "/domain-goals/", {"key": "goal-{d}-2", "domain": "domain-{d}", "title": "New"}),
+    ("patch", "/repos/repo-{d}/", {"name": "Changed"}),
+    ("post", "/repos/", {"slug": "repo-{d}-2", "domain": "domain-{d}"}),
+    ("patch", "/workstreams/{D}-WP-0001/", {"title": "Changed"}),
+    ("post", "/workstreams/", {"key": "{D}-WP-0002", "repo": "repo-{d}", "title": "New"}),
+    ("patch", "/tasks/{D}-WP-0001-T01/", {"title": "Changed"}),
+    ("post", "/tasks/", {"key": "{D}-WP-0001-T02", "workstream": "{D}-WP-0001", "title": "New"}),
+    ("patch", "/decisions/DEC-{D}/", {"title": "Changed"}),
+    ("post", "/decisions/DEC-{D}/resolve", {"rationale": "Because.", "chosen_option": "left"}),
+    ("post", "/decisions/", {"key": "DEC-{D}-2", "title": "New", "workstream": "{D}-WP-0001"}),
+    ("post", "/progress-events/", {"summary": "Note", "task": "{D}-WP-0001-T01"}),
+    ("post", "/repos/repo-{d}/sync", None),
+    ("post", "/consistency/sweep", {"repo": "repo-{d}"}),
+]
+
+
+def _aimed(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{d}", name.lower()).replace("{D}", name)
+    if isinstance(value, dict):
+        return {key: _aimed(item, name) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(("method", "path", "body"), API_WRITES, ids=[f"{m} {p}" for m, p, _ in API_WRITES])
+def test_an_editor_of_a_writes_anything_of_a_and_gets_403_writing_anything_of_b(
+    world: World, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    client = api_client(world, IDENTITIES[2])  # editor of A
+    before = footprint()
+
+    refused = getattr(client, method)(_aimed(path, "B"), _aimed(body, "B"), format="json")
+    untouched = footprint()
+    allowed = getattr(client, method)(_aimed(path, "A"), _aimed(body, "A"), format="json")
+
+    assert refused.status_code == 403, refused.content
+    assert untouched == before
+    # The same write in A passes the check: done, or (a repo without a checkout) a 409 from the sync itself.
+    assert allowed.status_code in (200, 201, 409), allowed.content
+    assert allowed.status_code != 409 or "checkout" in allowed.json()["detail"]
