@@ -19,7 +19,8 @@ outbox's actions and domain access management. Management commands run as operat
 checked.
 
 The grants a check needs are read in one query (the user's editor domains and the token's domains
-together) and cached on the request's user object, so a request pays it once and a read never.
+together) and cached on the request's user object, so a request pays it once and a read never; an
+operator's write through no token, or a token that names no domain, reads none.
 """
 
 from collections.abc import Iterable, Mapping
@@ -68,7 +69,7 @@ def grants(user: Any, token: ApiToken | None) -> Grants:
         .annotate(source=Value("role"))
         .values_list("domain_id", "source")
     )
-    if token is not None:
+    if token is not None and token.domain_scoped:
         scope = (
             ApiToken.domains.through.objects.filter(apitoken_id=token.pk)
             .annotate(source=Value("token"))
@@ -84,12 +85,6 @@ def grants(user: Any, token: ApiToken | None) -> Grants:
     )
     cache[cache_key] = result
     return result
-
-
-def forget(user: Any) -> None:
-    """Drop the grants cached on this user object (after a grant or revoke made in the same request)."""
-    if getattr(user, _CACHE_ATTRIBUTE, None) is not None:
-        setattr(user, _CACHE_ATTRIBUTE, None)
 
 
 def _domain_of_repo(repo: Repo | None) -> UUID | None:
@@ -171,8 +166,8 @@ def refusal(
             return f"The token {token.name!r} may only make the MCP writes {', '.join(sorted(token.mcp_tools))}."
     permission = f"{model._meta.app_label}.{action}_{model._meta.model_name}"
     org_wide = user.is_superuser or user.has_perm(permission)
-    if org_wide and token is None:
-        return None
+    if org_wide and (token is None or not token.domain_scoped):
+        return None  # no grant to read: an operator, through no token or one that names no domain
     found = grants(user, token)
     for domain in set(domains):
         if token is not None and found.token_domains is not None:

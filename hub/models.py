@@ -464,6 +464,9 @@ class ApiToken(AbstractAuthToken):
     name = models.CharField(max_length=100)
     read_only = models.BooleanField(default=False)
     domains = models.ManyToManyField(Domain, blank=True, related_name="+")
+    # Whether `domains` names any, set once at creation (a token's scope never changes): a request
+    # with a token that names none then reads no scope table at all (`hub.access.grants`).
+    domain_scoped = models.BooleanField(default=False, editable=False)
     mcp_tools = models.JSONField(default=list, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -477,4 +480,4 @@ class ApiToken(AbstractAuthToken):
 
     def allows_org_writes(self) -> bool:
         """Whether this token's scope leaves its user's power whole (`statehub.api.permissions`)."""
-        return not self.read_only and not self.mcp_tools and not self.domains.exists()
+        return not self.read_only and not self.mcp_tools and not self.domain_scoped

@@ -139,7 +139,12 @@ def token_create(
     try:
         with transaction.atomic():
             token, secret = ApiToken.objects.create(
-                user=user, expiry=expires_in, name=name, read_only=read_only, mcp_tools=tools
+                user=user,
+                expiry=expires_in,
+                name=name,
+                read_only=read_only,
+                mcp_tools=tools,
+                domain_scoped=bool(scope_domains),
             )
             token.domains.set(scope_domains)
     except IntegrityError as exc:
