@@ -99,9 +99,9 @@ def prepare_database(bench_url: str) -> str:
     from django.contrib.auth.models import Permission, User
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from hub.models import Domain, Repo, Task, Workstream
+    from hub.tokens import token_create
 
     call_command("migrate", verbosity=0)
     user = User.objects.create_user("bench", password="bench-only-password")
@@ -117,7 +117,7 @@ def prepare_database(bench_url: str) -> str:
         for workstream in workstreams
         for t in range(TASKS_PER_WORKSTREAM)
     )
-    token = Token.objects.create(user=user).key
+    token = token_create(user=user, name="bench").secret
     connection.close()
     return token
 

@@ -6,10 +6,10 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.models import Token
 
-from hub import selectors, services
+from hub import access, selectors, services
 from hub.models import Task, Workstream
+from hub.tokens import TokenProblem, token_verify
 
 
 @csrf_exempt
@@ -23,18 +23,15 @@ def bare_task_create(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 def bare_task_create_same_work(request: HttpRequest) -> JsonResponse:
-    """POST a task doing DRF's work by hand: token auth, model permission, lookup, the same service, JSON out."""
-    token = (
-        Token.objects.select_related("user")
-        .filter(key=request.headers.get("Authorization", "").removeprefix("Token "))
-        .first()
-    )
-    if token is None or not token.user.is_active:
+    """POST a task doing DRF's work by hand: token auth, the access rule, lookup, the same service, JSON out."""
+    try:
+        token = token_verify(request.headers.get("Authorization", "").removeprefix("Token "))
+    except TokenProblem:
         return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
-    if not token.user.has_perm("hub.add_task"):
-        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     data = json.loads(request.body)
     workstream = Workstream.objects.select_related("repo").get(key=data["workstream"])
+    if not access.may(token.user, token, Task, [workstream.repo.domain_id], action=access.ADD):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     task = services.task_create(data={"key": data["key"], "workstream": workstream, "title": data["title"]})
     return JsonResponse(
         {

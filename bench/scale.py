@@ -367,7 +367,9 @@ def child(mode: str, requests: int) -> None:
     if mode == "credentials":
         from django.contrib.auth.models import User
         from django.contrib.sessions.backends.db import SessionStore
-        from rest_framework.authtoken.models import Token
+
+        from hub.models import ApiToken
+        from hub.tokens import token_create
 
         user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
         session = SessionStore()
@@ -375,8 +377,9 @@ def child(mode: str, requests: int) -> None:
         session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
         session["_auth_user_hash"] = user.get_session_auth_hash()
         session.create()
-        token, _ = Token.objects.get_or_create(user=user)
-        print(json.dumps({"token": token.key, "session": session.session_key}))
+        ApiToken.objects.filter(user=user, name="bench").delete()
+        token = token_create(user=user, name="bench").secret
+        print(json.dumps({"token": token, "session": session.session_key}))
         return
 
     import pydantic_core

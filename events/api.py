@@ -42,6 +42,7 @@ from events.subjects import ENVELOPE_VERSION, REGISTRY
 from statehub.api.errors import RETRY_AFTER_S
 from statehub.api.links import SelfLinkField
 from statehub.api.pagination import CheckedCursorPagination
+from statehub.api.permissions import TokenAllowsOrgWrites
 from statehub.api.throttling import AnonRateThrottle
 from statehub.db.postgresql.base import without_restart_wait
 from statehub.db.restarts import retries_a_cut
@@ -224,7 +225,7 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def get_permissions(self) -> Sequence[Any]:
         # Anyone signed in may look at the requeue page (the event and, for staff, its form).
         if self.action == "requeue" and self.request.method not in SAFE_METHODS:
-            return [IsAdminUser()]
+            return [IsAdminUser(), TokenAllowsOrgWrites()]
         return super().get_permissions()
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:

@@ -1,5 +1,6 @@
 """Django admin for manual state edits; every add and change goes through the hub's services."""
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -16,12 +17,14 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
-from hub import services
+from hub import access, services, tokens
 from hub.models import (
     DECISION_OPTION_MAX_LENGTH,
     DECISION_OPTIONS_MAX,
+    ApiToken,
     Decision,
     Domain,
+    DomainAccess,
     DomainGoal,
     ProgressEvent,
     Repo,
@@ -48,6 +51,7 @@ class ServiceForm(forms.ModelForm):
 
     service_call: Callable[[models.Model | None, dict[str, Any], str], models.Model]
     actor: str = ""
+    user: Any = None  # who saves: `hub.access` decides whether the object, as saved, is theirs to write
 
     def _post_clean(self) -> None:
         # Model validation (fields, uniqueness, constraints) is the service's job, run in `clean`;
@@ -67,6 +71,16 @@ class ServiceForm(forms.ModelForm):
         existing = (
             None if self.instance._state.adding else type(self.instance)._default_manager.get(pk=self.instance.pk)
         )
+        model = type(self.instance)
+        data = self.service_data()
+        action = access.ADD if existing is None else access.CHANGE
+        domains = access.domains_after(model, data, existing)
+        if existing is not None:
+            domains = domains | access.domains_of(existing)
+        reason = access.refusal(self.user, None, model, domains, action=action)
+        if reason is not None:
+            self.add_error(None, reason)
+            return cleaned
         try:
             with transaction.atomic():
                 type(self).service_call(existing, self.service_data(), self.actor)
@@ -98,6 +112,7 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.service_call = staticmethod(type(self).service)  # type: ignore[attr-defined]
         form.actor = getattr(request.user, "username", "")  # type: ignore[attr-defined]
+        form.user = request.user  # type: ignore[attr-defined]
         status = form.base_fields.get("status")
         if obj is not None and self.model in TRANSITIONS and isinstance(status, forms.ChoiceField):
             # Offer only what the transition table allows from here (and staying put); the form
@@ -117,6 +132,41 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
         # The hub flags instead of deleting (ADR-001); deletes would bypass services and events.
         return False
 
+    # Who may do what (`hub.access`): every staff user reads everything; writes follow the domain.
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def _may_write_some(self, request: HttpRequest, action: str) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        if user.is_superuser or user.has_perm(f"{self.opts.app_label}.{action}_{self.opts.model_name}"):
+            return True
+        return self.model in access.DOMAIN_FIELDS and access.may_edit_any(user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._may_write_some(request, access.ADD)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return self._may_write_some(request, access.CHANGE)
+        return bool(request.user.is_staff) and access.may_change(request.user, None, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """A relation that decides the object's domain offers only the domains the user may write in."""
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        queryset = getattr(field, "queryset", None)
+        if field is not None and queryset is not None and db_field.name in access.DOMAIN_FIELDS.get(self.model, ()):
+            allowed = access.editable_domain_ids(request.user, self.model)
+            if allowed is not None:
+                path = RELATION_DOMAIN_PATHS[db_field.related_model]
+                field.queryset = queryset.filter(**{f"{path}__in": allowed})
+        return field
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and self.events_attribute:
@@ -133,9 +183,12 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
 
     def change_each(self, request: HttpRequest, queryset: Any, data: dict[str, Any], done: str) -> None:
         """A bulk action: the service for each selected object, one transaction each, and what failed by name."""
-        changed, refused = 0, []
+        changed, refused, skipped = 0, [], 0
         actor = getattr(request.user, "username", "")
         for obj in queryset.order_by("pk"):
+            if not access.may_change(request.user, None, obj):
+                skipped += 1  # acts only on the rows the user may change
+                continue
             try:
                 type(self).service(obj, data, actor)
             except ServiceError as exc:
@@ -146,6 +199,12 @@ class ServiceAdmin(PagedChangelistMixin, admin.ModelAdmin):
             self.message_user(request, f"{changed} {done}.", messages.SUCCESS)
         if refused:
             self.message_user(request, f"{len(refused)} refused — " + "; ".join(refused), messages.WARNING)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} skipped: not in a domain you may edit.",
+                messages.WARNING,
+            )
 
 
 class TrackedServiceAdmin(ServiceAdmin, SimpleHistoryAdmin):
@@ -156,6 +215,15 @@ class TrackedServiceAdmin(ServiceAdmin, SimpleHistoryAdmin):
     """
 
     history_list_display = ["door"]
+
+
+# How a related model reaches its domain, to narrow a form's choices to the domains a user may write in.
+RELATION_DOMAIN_PATHS: dict[Any, str] = {
+    Domain: "id",
+    Repo: "domain",
+    Workstream: "repo__domain",
+    Task: "workstream__repo__domain",
+}
 
 
 @functools.cache
@@ -172,8 +240,25 @@ def _link(obj: models.Model | None, label: str | None = None) -> str:
     return format_html('<a href="{}">{}</a>', url, label or str(obj))
 
 
+class DomainAccessInline(admin.TabularInline):
+    """Who may edit (or is recorded as reading) this domain; org admins manage it (`hub.*_domainaccess`).
+
+    Each grant and revoke made here is a history row of door `admin` (as from `manage.py
+    domain_access`, door `command`, and `/domains/{slug}/members/`, door `api`).
+    """
+
+    model = DomainAccess
+    fields = ["user", "group", "role", "created_at"]
+    readonly_fields = ["created_at"]
+    raw_id_fields = ["user"]
+    extra = 0
+    verbose_name = "member"
+    verbose_name_plural = "members (domain access)"
+
+
 @admin.register(Domain)
 class DomainAdmin(TrackedServiceAdmin):
+    inlines = [DomainAccessInline]
     list_display = ["slug", "name", "status", "updated_at"]
     events_attribute = "domain_slug"
     events_key_field = "slug"
@@ -463,3 +548,78 @@ class ProgressEventAdmin(ServiceAdmin):
     @staticmethod
     def service(obj: Any, data: dict[str, Any], actor: str) -> ProgressEvent:
         return services.progress_event_add(**{**data, "author": data.get("author") or actor})
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    """A new token: its user, name and scope; the lifetime in days (empty: never expires)."""
+
+    expires_in_days = forms.FloatField(required=False, min_value=0.001, max_value=3650, help_text="Empty: never.")
+    mcp_tools = forms.MultipleChoiceField(
+        required=False,
+        choices=[(name, name) for name in sorted(access.MCP_WRITE_TOOLS)],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Write only through these MCP tools, nothing else (none ticked: no such limit).",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "read_only", "domains"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: created here (the secret shown once, in a message), revoked by deleting; never edited.
+
+    The table holds each token's hash and first 15 characters, not the token.
+    """
+
+    list_display = ["name", "user", "created", "expiry", "last_used_at", "read_only", "scope"]
+    list_select_related = ["user"]
+    list_filter = ["read_only"]
+    search_fields = ["name", "user__username"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["domains"]
+    ordering = ["user__username", "name"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["user", "name", "expires_in_days", "read_only", "domains", "mcp_tools"]
+        return ["user", "name", "created", "expiry", "last_used_at", "read_only", "domains", "mcp_tools"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a token's scope is fixed at creation: revoke it and create another
+
+    @admin.display(description="scope")
+    def scope(self, obj: ApiToken) -> str:
+        parts = [*(["read-only"] if obj.read_only else []), *(f"mcp {tool}" for tool in obj.mcp_tools)]
+        return ", ".join(parts) or "—"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        days = data.get("expires_in_days")
+        try:
+            issued = tokens.token_create(
+                user=data["user"],
+                name=data["name"],
+                expires_in=dt.timedelta(days=days) if days else None,
+                read_only=data["read_only"],
+                domains=[domain.slug for domain in data["domains"]],
+                mcp_tools=data.get("mcp_tools") or [],
+            )
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = issued.token.pk
+        self.message_user(
+            request,
+            f"The token {issued.token} (shown this once; only its hash is kept): {issued.secret}",
+            messages.WARNING,
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # token_create set the domains

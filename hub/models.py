@@ -3,11 +3,13 @@
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from knox.models import AbstractAuthToken
 
 from hub.history import Door, DoorHistoricalRecords, current_door, current_user
 from hub.keys import key_validator
@@ -393,3 +395,89 @@ class ProgressEvent(HubModel):
 
     def __str__(self) -> str:
         return f"{self.event_type}: {self.summary[:60]}"
+
+
+class DomainRole(models.TextChoices):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+
+
+class DomainAccess(models.Model):
+    """A role on a domain, granted to a user or to a group (exactly one of them); see `hub.access`.
+
+    `editor` may write the domain's objects through every door; `viewer` records that someone reads
+    it (reads are open to every signed-in user). Each grant and revoke is a history row with its door.
+    """
+
+    Role = DomainRole
+
+    id = models.BigAutoField(primary_key=True)
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="access")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="domain_access"
+    )
+    group = models.ForeignKey(
+        "auth.Group", on_delete=models.CASCADE, null=True, blank=True, related_name="domain_access"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.EDITOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = change_history()
+
+    class Meta:
+        ordering = ["domain__slug", "id"]
+        verbose_name = "domain access"
+        verbose_name_plural = "domain access"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False),
+                name="domain_access_user_xor_group",
+                violation_error_message="Grant a role to a user or to a group, not both.",
+            ),
+            models.UniqueConstraint(
+                fields=["domain", "user"], condition=Q(user__isnull=False), name="domain_access_one_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["domain", "group"], condition=Q(group__isnull=False), name="domain_access_one_per_group"
+            ),
+            models.CheckConstraint(condition=Q(role__in=DomainRole.values), name="domain_access_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_label}: {self.role} of {self.domain}"
+
+    @property
+    def member_label(self) -> str:
+        return f"group:{self.group}" if self.group_id else str(self.user)
+
+
+class ApiToken(AbstractAuthToken):
+    """A named API and MCP token: knox's hashed, expiring token with a scope (`KNOX_TOKEN_MODEL`).
+
+    The secret is shown once, at creation; the table holds its SHA-512 digest and its first 15
+    characters (the lookup key). Its power is the intersection of this scope and its user's roles:
+    `read_only` refuses every write; `domains` (when any) limits writes to those domains (and so
+    refuses org-wide ones); `mcp_tools` (when any) limits writes to those MCP write tools, nothing
+    else (not the API). Revoking deletes the row.
+    """
+
+    name = models.CharField(max_length=100)
+    read_only = models.BooleanField(default=False)
+    domains = models.ManyToManyField(Domain, blank=True, related_name="+")
+    # Whether `domains` names any, set once at creation (a token's scope never changes): a request
+    # with a token that names none then reads no scope table at all (`hub.access.grants`).
+    domain_scoped = models.BooleanField(default=False, editable=False)
+    mcp_tools = models.JSONField(default=list, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user", "name"]
+        verbose_name = "API token"
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="api_token_name_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user}/{self.name}"
+
+    def allows_org_writes(self) -> bool:
+        """Whether this token's scope leaves its user's power whole (`statehub.api.permissions`)."""
+        return not self.read_only and not self.mcp_tools and not self.domain_scoped

@@ -188,7 +188,7 @@ def serve(args: list[str]) -> int:
     print(
         f"\nState Hub is starting on http://{address}/  (admin: http://{address}/admin/)\n"
         f"  login: {username} / {password}   (kept in var/dev-admin.txt)\n"
-        f"  API token, for the README's examples:\n"
+        f"  API token `dev` of {username} (a new one each start; expires in 7 days), for the README's examples:\n"
         f"    export STATEHUB_TOKEN={token}\n"
         f'  try:  curl -H "Authorization: Token $STATEHUB_TOKEN" http://{address}/workstreams/\n'
         f"  watch events:  python3 -m statehub.dev manage tail_events\n",

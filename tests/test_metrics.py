@@ -20,11 +20,12 @@ def client(client, django_user_model):
 def test_metrics_need_authentication(db):
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+
+    from tests.tokens import token_for
 
     assert Client().get("/metrics").status_code == 401
-    token = Token.objects.create(user=get_user_model().objects.create_user("scraper"))
-    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = token_for(get_user_model().objects.create_user("scraper"))
+    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
 

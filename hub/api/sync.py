@@ -1,32 +1,22 @@
 """Reconciliation endpoints: sync one repo now, or sweep every active repo within a time budget."""
 
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub import access
+from hub.api.permissions import DomainWritePermission, require_write
 from hub.api.serializers import RepoSerializer
-from hub.models import Repo
+from hub.models import Repo, Workstream
 from hub.reconcile import CheckoutUnreadable, checkout_problem, repo_sync, sweep
 from hub.selectors import get_by_key_or_id
 
-SYNC_PERMISSION = "hub.change_workstream"
-
-
-class CanReconcile(BasePermission):
-    """Reconciling writes workstreams and tasks, so it needs the permission to change workstreams."""
-
-    message = "Reconciling workplan files needs the hub.change_workstream permission."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method in SAFE_METHODS:
-            return True  # the sync page of a repo shows its state to anyone signed in
-        return bool(request.user and request.user.has_perm(SYNC_PERMISSION))
+# Reconciling writes a repo's workstreams and tasks: `hub.access` for a workstream of the repo's domain
+# (an editor of it, or the org-wide hub.change_workstream); a sweep of every repo needs the org-wide one.
 
 
 class SweepRequestSerializer(serializers.Serializer):
@@ -40,7 +30,7 @@ class SweepRequestSerializer(serializers.Serializer):
 class RepoSyncView(APIView):
     """POST /repos/{slug}/sync: reconcile that repo's workplan files now (with fix) and return the report."""
 
-    permission_classes = [IsAuthenticated, CanReconcile]
+    permission_classes = [IsAuthenticated, DomainWritePermission]
     # Syncing takes no body: the browsable API shows the GET page an empty form with its POST button.
     serializer_class = serializers.Serializer
 
@@ -66,13 +56,14 @@ class RepoSyncView(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         repo = get_by_key_or_id(Repo, slug, queryset=Repo.objects.filter(slug=slug))
+        require_write(request, Workstream, access.domains_of(repo))
         return Response(repo_sync(repo=repo).as_dict(bounded=True))
 
 
 class ConsistencySweepView(APIView):
     """POST /consistency/sweep (and /consistency/sweep/remote-all): reconcile every active repo, or one."""
 
-    permission_classes = [IsAuthenticated, CanReconcile]
+    permission_classes = [IsAuthenticated, DomainWritePermission]
 
     @extend_schema(
         request=SweepRequestSerializer,
@@ -95,9 +86,12 @@ class ConsistencySweepView(APIView):
         repos = None
         if params.get("repo"):
             repo = get_by_key_or_id(Repo, params["repo"], queryset=Repo.objects.filter(slug=params["repo"]))
+            require_write(request, Workstream, access.domains_of(repo))
             problem = checkout_problem(repo)
             if problem:
                 raise CheckoutUnreadable(problem)
             repos = [repo]
+        else:
+            require_write(request, Workstream, [access.NO_DOMAIN])
         report = sweep(repos=repos, fix=params["fix"], max_seconds=params["max_seconds"])
         return Response(report.as_dict(bounded=True))

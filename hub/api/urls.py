@@ -5,6 +5,7 @@ from typing import Any
 from django.urls import URLPattern, path
 
 from hub.api import views
+from hub.api.access import DomainMembersView, TokenDetailView, TokenListView
 from hub.api.sync import ConsistencySweepView, RepoSyncView
 from statehub.api.routes import COLLECTION, ITEM, action_methods, route
 
@@ -27,6 +28,7 @@ def keyed(prefix: str, viewset: Any, basename: str, lookup: str = "key") -> list
 
 urlpatterns: list[URLPattern] = [
     *keyed("domains", views.DomainViewSet, "domain", lookup="slug"),
+    *route("domains/<str:slug>/members/", DomainMembersView.as_view(), "domain-members"),
     *keyed("repos", views.RepoViewSet, "repo", lookup="slug"),
     *keyed("domain-goals", views.DomainGoalViewSet, "domain-goal"),
     *route(
@@ -48,6 +50,9 @@ urlpatterns: list[URLPattern] = [
         "progress-event-list",
     ),
     *route("next-steps/", views.NextStepsView.as_view(), "next-steps"),
+    # Your own API tokens (hub.tokens).
+    *route("tokens/", TokenListView.as_view(), "token-list"),
+    *route("tokens/<str:name>/", TokenDetailView.as_view(), "token-detail"),
     # Reconciliation: the paths have no trailing slash in the protocol and get no alias.
     path("repos/<str:slug>/sync", RepoSyncView.as_view(), name="repo-sync"),
     path("consistency/sweep", ConsistencySweepView.as_view(), name="consistency-sweep"),

@@ -1,6 +1,5 @@
 """API views: validate the request's shape, call one service or selector, serialize the result."""
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
@@ -10,9 +9,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from hub import selectors, services
+from hub import access, selectors, services
 from hub.api import filters
 from hub.api.history import HistoryPageSerializer, history_entries
+from hub.api.permissions import DomainWritePermission, require_write
 from hub.api.serializers import (
     DecisionResolveSerializer,
     DecisionSerializer,
@@ -25,7 +25,6 @@ from hub.api.serializers import (
     WorkstreamSerializer,
 )
 from hub.models import Decision, Domain, DomainGoal, ProgressEvent, Repo, Task, Workstream
-from statehub.api.permissions import ModelChangePermission
 from statehub.db.restarts import retries_a_cut
 
 
@@ -42,6 +41,8 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     lookup_url_kwarg = "key"
     model: ClassVar[type[Model]]
+    # Writes are checked against the object's domain (`hub.access`): its domain before, and after.
+    permission_classes = [DomainWritePermission]
     ordering_fields: ClassVar[list[str]] = ["created_at", "updated_at"]
     # Ends every `?ordering=`, so rows that tie keep one order from page to page.
     ordering_tiebreak = "key"
@@ -56,7 +57,9 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        instance = self.create_with_service(dict(serializer.validated_data))
+        data = dict(serializer.validated_data)
+        require_write(request, self.model, access.domains_after(self.model, data), action=access.ADD)
+        instance = self.create_with_service(data)
         return Response(self._present(instance), status=status.HTTP_201_CREATED)
 
     @retries_a_cut
@@ -64,7 +67,10 @@ class KeyedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         instance = self.get_object()
         serializer = self.get_serializer(instance, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        instance = self.update_with_service(instance, dict(serializer.validated_data))
+        data = dict(serializer.validated_data)
+        # Moving an object to another domain (a repo's domain, a task's workstream...) needs that one too.
+        require_write(request, self.model, access.domains_after(self.model, data, instance))
+        instance = self.update_with_service(instance, data)
         return Response(self._present(instance))
 
     @extend_schema(
@@ -155,11 +161,6 @@ class DomainGoalViewSet(KeyedViewSet):
     filterset_class = filters.DomainGoalFilter
     search_fields = ["key", "title"]
     ordering_fields = ["key", "title", "status", "activated_at", "created_at", "updated_at"]
-
-    def get_permissions(self) -> Sequence[Any]:
-        if self.action == "activate":
-            return [ModelChangePermission()]
-        return super().get_permissions()
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         # Activation takes no body: the browsable API shows it an empty form.
@@ -270,17 +271,12 @@ class DecisionViewSet(KeyedViewSet):
     """Decisions, by key; `resolve` answers an open or escalated one and records `org.statehub.decision.resolved`."""
 
     model = Decision
-    queryset = Decision.objects.select_related("repo", "workstream")
+    queryset = Decision.objects.select_related("repo", "workstream__repo")
     decision: Decision | None = None  # the decision a `resolve` request is about, read once
     serializer_class = DecisionSerializer
     filterset_class = filters.DecisionFilter
     search_fields = ["key", "title"]
     ordering_fields = ["key", "title", "status", "resolved_at", "created_at", "updated_at"]
-
-    def get_permissions(self) -> Sequence[Any]:
-        if self.action == "resolve":
-            return [ModelChangePermission()]
-        return super().get_permissions()
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         # The browsable API's form for `resolve` asks for the resolution, not a whole decision.
@@ -335,12 +331,14 @@ class ProgressEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filterset_class = filters.ProgressEventFilter
     search_fields = ["summary"]
     ordering_fields = ["created_at", "event_type"]
+    permission_classes = [DomainWritePermission]
 
     @retries_a_cut
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        require_write(request, ProgressEvent, access.domains_after(ProgressEvent, data), action=access.ADD)
         event = services.progress_event_add(
             summary=data["summary"],
             event_type=data.get("event_type", ProgressEvent.EventType.NOTE),

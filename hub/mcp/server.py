@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind
 from hub import history
 from hub.mcp.clients import HTTP_PATH
 from hub.mcp.db import run_db
-from hub.mcp.identity import DrfTokenVerifier, current_actor
+from hub.mcp.identity import ScopedTokenVerifier, current_actor, current_token
 from hub.mcp.tools import READ_TOOLS, WRITE_TOOLS
 from statehub import tracing
 from statehub.errors import ServiceError
@@ -51,6 +51,7 @@ def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable
         access_token = get_access_token()
         actor = access_token.client_id if access_token is not None else default_actor
         reset = current_actor.set(actor)
+        reset_token = current_token.set(access_token.token if access_token is not None else None)
         try:
             # One trace per call (MCP semantic conventions' name); the worker thread inherits the span.
             with (
@@ -64,17 +65,18 @@ def _tool(fn: Callable[..., Any], default_actor: str) -> Callable[..., Awaitable
             logger.exception("Database unavailable during MCP tool %s", fn.__name__)
             raise ToolError("database_unavailable: The hub's database cannot be reached; try again shortly.") from exc
         finally:
+            current_token.reset(reset_token)
             current_actor.reset(reset)
 
     return tool
 
 
 def build_server(*, default_actor: str = "", token_auth_issuer: str | None = None) -> MCPServer:
-    """The MCP server with every hub tool; `token_auth_issuer` set means HTTP with DRF bearer tokens."""
+    """The MCP server with every hub tool; `token_auth_issuer` set means HTTP with the hub's bearer tokens."""
     auth: dict[str, Any] = {}
     if token_auth_issuer is not None:
         auth = {
-            "token_verifier": DrfTokenVerifier(),
+            "token_verifier": ScopedTokenVerifier(),
             "auth": AuthSettings(issuer_url=token_auth_issuer, resource_server_url=None),  # type: ignore[arg-type]
         }
     server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version="1.0.0", **auth)
@@ -96,7 +98,7 @@ def serve_stdio(*, actor: str) -> None:
 
 
 def serve_http(*, host: str, port: int, path: str = HTTP_PATH) -> None:
-    """Serve streamable HTTP at `http://host:port/mcp`; every request needs `Authorization: Bearer <DRF token>`."""
+    """Serve streamable HTTP at `http://host:port/mcp`; every request needs `Authorization: Bearer <hub token>`."""
     server = build_server(token_auth_issuer=f"http://{host}:{port}")
     app = server.streamable_http_app(streamable_http_path=path, host=host)
     # log_config=None keeps Django's logging (one line per record, stderr) for uvicorn's loggers too.

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from pydantic import Field
 
-from hub import selectors, services
+from hub import access, selectors, services
 from hub.errors import ValidationFailed
 from hub.keyset import cursor_after, cursor_values, keyset_window
-from hub.mcp.identity import WRITE_PERMISSIONS, require_write_permission
+from hub.mcp.identity import require_write_access
 from hub.mcp.render import (
     DecisionList,
     DecisionOut,
@@ -286,8 +286,10 @@ def resolve_decision(
     Records the resolution, appends a milestone to the progress log and publishes
     `org.statehub.decision.resolved`. A decision that is already resolved or superseded is refused.
     """
-    actor = require_write_permission(WRITE_PERMISSIONS["resolve_decision"])
-    decision = selectors.get_by_key_or_id(Decision, decision_id)
+    decision = selectors.get_by_key_or_id(
+        Decision, decision_id, queryset=Decision.objects.select_related("repo", "workstream__repo")
+    )
+    actor = require_write_access("resolve_decision", Decision, access.domains_of(decision))
     decision = services.decision_resolve(
         decision=decision, rationale=rationale, decided_by=decided_by or actor, chosen_option=chosen_option
     )
@@ -309,13 +311,18 @@ def add_progress_event(
     detail: Annotated[str | None, Field(description="Longer free text.")] = None,
 ) -> ProgressEventOut:
     """Append an entry to the progress log, authored by the user this server acts as."""
-    author = require_write_permission(WRITE_PERMISSIONS["add_progress_event"])
-    workstream = selectors.get_by_key_or_id(Workstream, workstream_id) if workstream_id else None
+    workstream = (
+        selectors.get_by_key_or_id(Workstream, workstream_id, queryset=Workstream.objects.select_related("repo"))
+        if workstream_id
+        else None
+    )
     task = (
-        selectors.get_by_key_or_id(Task, task_id, queryset=Task.objects.select_related("workstream"))
+        selectors.get_by_key_or_id(Task, task_id, queryset=Task.objects.select_related("workstream__repo"))
         if task_id
         else None
     )
+    domains = access.domains_after(ProgressEvent, {"workstream": workstream, "task": task})
+    author = require_write_access("add_progress_event", ProgressEvent, domains)
     event = services.progress_event_add(
         summary=summary, event_type=event_type, detail=detail or "", workstream=workstream, task=task, author=author
     )

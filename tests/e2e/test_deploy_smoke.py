@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from events.models import OutboxEvent
 from statehub import devservers
 from tests import childprocess
 from tests.childprocess import wait_for
+from tests.tokens import token_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 
@@ -151,7 +151,7 @@ def deployment(jetstream: Any, tmp_path: Path) -> Iterator[Deployment]:
         PORT=str(port),
     )
     (tmp_path / "metrics").mkdir()
-    smoke = Deployment(env=env, logs=tmp_path, port=port, token=Token.objects.create(user=user).key)
+    smoke = Deployment(env=env, logs=tmp_path, port=port, token=token_for(user))
     try:
         yield smoke
     finally:

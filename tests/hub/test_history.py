@@ -8,7 +8,6 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from hub import history, services
@@ -16,6 +15,7 @@ from hub.errors import InvalidTransition
 from hub.models import Decision, Domain, DomainGoal, Repo, Task, Workstream
 from tests.factories import DomainFactory, TaskFactory, WorkstreamFactory
 from tests.hub.reconcile.support import register
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def writer() -> User:
 
 def _client(user: User) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 

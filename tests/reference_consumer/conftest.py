@@ -15,7 +15,6 @@ import nats
 import nats.js.errors
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
 from events import relay
 from events.models import OutboxEvent
@@ -24,6 +23,7 @@ from events.replay import forget_current_stream_created
 from reference_consumer.state import State
 from statehub import devservers
 from tests.events.conftest import JetStreamProbe
+from tests.tokens import token_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "RC_TEST_EVENTS"
@@ -232,7 +232,7 @@ def jetstream(nats_url: str, settings: Any) -> Iterator[JetStream]:
 @pytest.fixture
 def hub(live_server: Any, transactional_db: None, jetstream: JetStream) -> Hub:
     user = User.objects.create_superuser("consumer-tests", password="pw-for-tests-only")
-    return Hub(url=live_server.url, token=Token.objects.create(user=user).key)
+    return Hub(url=live_server.url, token=token_for(user))
 
 
 @pytest.fixture

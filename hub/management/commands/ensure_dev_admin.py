@@ -1,11 +1,17 @@
 """Create or reset the development superuser (used by `python3 -m statehub.dev serve`; debug only)."""
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
+
+from hub.models import ApiToken
+from hub.tokens import token_create
+
+DEV_TOKEN_NAME = "dev"  # noqa: S105 (a token's name, not a secret)
+DEV_TOKEN_LIFETIME = dt.timedelta(days=7)
 
 
 class Command(BaseCommand):
@@ -23,6 +29,8 @@ class Command(BaseCommand):
         user.is_superuser = True
         user.set_password(password)
         user.save()
-        token, _ = Token.objects.get_or_create(user=user)
+        # Tokens are stored hashed: each run replaces the dev token and prints the new secret.
+        ApiToken.objects.filter(user=user, name=DEV_TOKEN_NAME).delete()
+        issued = token_create(user=user, name=DEV_TOKEN_NAME, expires_in=DEV_TOKEN_LIFETIME)
         self.stdout.write(f"{'Created' if created else 'Updated'} development admin {username!r}.")
-        self.stdout.write(f"token={token.key}")
+        self.stdout.write(f"token={issued.secret}")

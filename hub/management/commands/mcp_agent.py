@@ -17,13 +17,22 @@ class Command(BaseCommand):
     """Create (or complete) an MCP agent's user and token and print the stdio and HTTP client configurations."""
 
     help = (
-        "Create the user an MCP agent acts as, with the permissions resolve_decision and add_progress_event need, "
-        "and print its token and copy-paste client configurations (stdio and streamable HTTP). Running it again "
-        "keeps the user's token; --rotate-token replaces it."
+        "Create the user an MCP agent acts as, allowed the writes resolve_decision and add_progress_event make "
+        "(in the --domain domains as their editor, or org-wide without --domain), and print its token (scoped to "
+        "those writes and domains) and copy-paste client configurations (stdio and streamable HTTP). Running it "
+        "again keeps the user's token, whose secret was shown once; --rotate-token replaces it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The agent's username (created when missing).")
+        parser.add_argument(
+            "--domain",
+            action="append",
+            default=[],
+            metavar="SLUG",
+            help="Make the agent an editor of this domain and scope its token to it (repeatable). Without it, "
+            "the agent gets the org-wide permissions of the two writes.",
+        )
         parser.add_argument(
             "--rotate-token",
             action="store_true",
@@ -40,7 +49,9 @@ class Command(BaseCommand):
         if not 0 < options["port"] < 65536:
             raise CommandError(f"--port must be between 1 and 65535, not {options['port']}.")
         try:
-            agent = mcp_agent_ensure(username=options["name"], rotate_token=options["rotate_token"])
+            agent = mcp_agent_ensure(
+                username=options["name"], rotate_token=options["rotate_token"], domains=tuple(options["domain"])
+            )
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         except DatabaseError as exc:
@@ -48,13 +59,15 @@ class Command(BaseCommand):
 
         user_line = "Created" if agent.user_created else "Updated"
         if not agent.token_created:
-            what_happened = "kept from an earlier run; --rotate-token replaces it"
+            what_happened = "kept from an earlier run, its secret shown then only; --rotate-token replaces it"
         elif options["rotate_token"]:
             what_happened = "new; the previous token no longer works"
         else:
             what_happened = "new"
-        self.stdout.write(f"{user_line} MCP agent user {agent.username!r} with {', '.join(agent.permissions)}.")
-        self.stdout.write(f"Token: {agent.token}  ({what_happened})")
+        allowed = f"editor of {', '.join(agent.domains)}" if agent.domains else ", ".join(agent.permissions)
+        self.stdout.write(f"{user_line} MCP agent user {agent.username!r} with {allowed}.")
+        token = agent.token or "<the token printed when it was created>"
+        self.stdout.write(f"Token: {token}  ({what_happened})")
 
         stdio = stdio_config(
             python=os.path.abspath(sys.executable),
@@ -76,4 +89,4 @@ class Command(BaseCommand):
             f"\nStreamable HTTP: start the server first "
             f"(manage.py mcp_server --transport http --host {options['host']} --port {options['port']})."
         )
-        self.stdout.write(json.dumps(http_config(url=url, token=agent.token), indent=2))
+        self.stdout.write(json.dumps(http_config(url=url, token=token), indent=2))

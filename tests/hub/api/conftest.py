@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from tests.tokens import token_for
 
 
 @pytest.fixture(autouse=True)
@@ -19,8 +20,7 @@ def client_for(user: User | None) -> APIClient:
     """A client that sends the user's token (or nothing for anonymous)."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 

@@ -9,10 +9,10 @@ import httpx2
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from rest_framework.authtoken.models import Token
 
 from tests.factories import RepoFactory
 from tests.hub.mcp.conftest import ensure_agent
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,9 +59,9 @@ async def _long_and_short_calls(url: str, token: str) -> list[tuple[str, float, 
 
 def test_a_long_consistency_check_does_not_block_another_clients_call(http_server: str, tmp_path: Path) -> None:
     RepoFactory(slug="slow", local_path=str(_slow_checkout(tmp_path / "slow")))
-    token = Token.objects.create(user=ensure_agent(username="two-clients", permissions=()))
+    token = token_for(ensure_agent(username="two-clients", permissions=()))
 
-    finished = anyio.run(_long_and_short_calls, http_server, token.key)
+    finished = anyio.run(_long_and_short_calls, http_server, token)
 
     # The short call, sent while the long one runs (seconds of parsing), is answered first: had the
     # server served one call at a time, it would have waited for the long one and come second.

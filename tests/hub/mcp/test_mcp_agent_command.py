@@ -16,12 +16,13 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from rest_framework.authtoken.models import Token
 
+from hub.access import MCP_WRITE_TOOLS
 from hub.mcp.identity import WRITE_PERMISSIONS
 from hub.mcp.tools import WRITE_TOOLS
-from hub.models import ProgressEvent, Task, Workstream
-from tests.factories import TaskFactory, WorkstreamFactory
+from hub.models import ApiToken, DomainAccess, ProgressEvent, Task, Workstream
+from hub.tokens import token_verify
+from tests.factories import DomainFactory, TaskFactory, WorkstreamFactory
 from tests.hub.mcp.conftest import ROOT, child_environment, stdio_server_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,33 +49,64 @@ def test_the_agent_permissions_are_those_of_the_sanctioned_writes() -> None:
     assert set(WRITE_PERMISSIONS) == {tool.__name__ for tool in WRITE_TOOLS}
 
 
+def printed_token(output: str) -> str:
+    return re.search(r"^Token: (\S+)", output, re.M).group(1)  # type: ignore[union-attr]
+
+
 def test_it_creates_a_user_holding_the_write_permissions_and_keeps_its_token_on_a_second_run() -> None:
     first = run_command("agent-bot")
     second = run_command("agent-bot")
 
     user = get_user_model().objects.get(username="agent-bot")
-    token = Token.objects.get(user=user).key
+    token = ApiToken.objects.get(user=user)
     assert all(user.has_perm(permission) for permission in WRITE_PERMISSIONS.values())
     assert not (user.is_staff or user.is_superuser or user.has_usable_password())
     assert first.startswith("Created MCP agent user 'agent-bot' with hub.add_progressevent, hub.change_decision.")
-    assert f"Token: {token}  (new)" in first
+    secret = printed_token(first)
+    assert f"Token: {secret}  (new)" in first
+    assert token_verify(secret) == token
+    assert (token.name, token.mcp_tools, token.read_only) == ("mcp", sorted(MCP_WRITE_TOOLS), False)
     assert second.startswith("Updated MCP agent user 'agent-bot'")
-    assert f"Token: {token}  (kept from an earlier run; --rotate-token replaces it)" in second
-    assert Token.objects.filter(user=user).count() == 1
+    # Stored hashed: a kept token's secret cannot be printed again.
+    assert "(kept from an earlier run, its secret shown then only; --rotate-token replaces it)" in second
+    assert secret not in second
+    assert ApiToken.objects.filter(user=user).count() == 1
 
 
 def test_rotating_the_token_replaces_it_and_prints_the_new_one_everywhere() -> None:
-    run_command("agent-bot")
-    old = Token.objects.get(user__username="agent-bot").key
+    old = printed_token(run_command("agent-bot"))
 
     output = run_command("agent-bot", "--rotate-token")
 
-    new = Token.objects.get(user__username="agent-bot").key
+    new = printed_token(output)
     assert new != old
+    assert token_verify(new).user.username == "agent-bot"
+    assert not ApiToken.objects.filter(token_key=old[:15]).exists()
     assert f"Token: {new}  (new; the previous token no longer works)" in output
     _, http = printed_configurations(output)
     assert http["mcpServers"]["state-hub"]["headers"] == {"Authorization": f"Bearer {new}"}
     assert old not in output
+
+
+def test_an_agent_of_a_domain_is_its_editor_with_a_token_scoped_to_it_and_no_org_wide_permission() -> None:
+    DomainFactory(slug="alpha")
+
+    output = run_command("agent-bot", "--domain", "alpha")
+
+    user = get_user_model().objects.get(username="agent-bot")
+    token = token_verify(printed_token(output))
+    assert output.startswith("Created MCP agent user 'agent-bot' with editor of alpha.")
+    assert not any(user.has_perm(permission) for permission in WRITE_PERMISSIONS.values())
+    assert list(DomainAccess.objects.filter(user=user).values_list("domain__slug", "role")) == [("alpha", "editor")]
+    assert [domain.slug for domain in token.domains.all()] == ["alpha"]
+    assert token.mcp_tools == sorted(MCP_WRITE_TOOLS)
+
+
+def test_an_unknown_domain_is_a_message_and_creates_nothing() -> None:
+    with pytest.raises(CommandError, match="No such domain: nowhere"):
+        run_command("agent-bot", "--domain", "nowhere")
+
+    assert not get_user_model().objects.exists()
 
 
 def test_an_existing_user_keeps_its_other_permissions() -> None:
@@ -110,7 +142,7 @@ def test_an_inactive_user_is_refused_not_reenabled() -> None:
         run_command("agent-bot")
 
     assert not get_user_model().objects.get(username="agent-bot").is_active
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_the_printed_stdio_configuration_runs_a_server_that_answers_get_next_steps(

@@ -1,4 +1,4 @@
-"""The streamable HTTP transport: DRF bearer tokens required, writes attributed to the token's user."""
+"""The streamable HTTP transport: hub bearer tokens required, writes attributed to the token's user."""
 
 from typing import Any
 
@@ -7,11 +7,11 @@ import httpx2
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from rest_framework.authtoken.models import Token
 
 from hub.models import ProgressEvent
 from tests.factories import DecisionFactory
 from tests.hub.mcp.conftest import ensure_agent
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,10 +49,10 @@ def test_http_transport_rejects_missing_and_unknown_tokens(http_server: str) -> 
 
 def test_http_transport_serves_the_tools_to_a_token_and_attributes_writes_to_its_user(http_server: str) -> None:
     user = ensure_agent(username="http-agent", permissions=("add_progressevent",))
-    token = Token.objects.create(user=user)
+    token = token_for(user)
     DecisionFactory(key="DEC-0700")
 
-    outcome = anyio.run(_session_calls, http_server, token.key)
+    outcome = anyio.run(_session_calls, http_server, token)
 
     assert len(outcome["tools"].tools) == 9
     assert not outcome["written"].is_error

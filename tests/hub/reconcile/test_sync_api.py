@@ -4,7 +4,6 @@ import psycopg
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
@@ -12,6 +11,7 @@ from hub.models import Repo, Workstream
 from hub.reconcile import LOCK_KEY, reporting, runs
 from tests.factories import RepoFactory
 from tests.hub.reconcile.support import register, switch_checkout
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def client() -> APIClient:
     user = User.objects.create_user("syncer")
     user.user_permissions.add(Permission.objects.get(codename="change_workstream", content_type__app_label="hub"))
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return api
 
 
