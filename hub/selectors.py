@@ -178,7 +178,8 @@ def next_steps_get(
 
 NEXT_STEP_STATUSES = (Task.Status.TODO, Task.Status.PROGRESS)
 NEXT_STEP_REASONS = {Task.Status.TODO: "ready", Task.Status.PROGRESS: "in_progress"}
-_WITHIN_BUCKET_ORDERING = ("workstream__priority", "order", "key")
+# `workstream__priority` of `NEXT_STEPS_ORDERING`, read from the task's copy of it (the same value, `Task`).
+_WITHIN_BUCKET_ORDERING = ("workstream_priority", "order", "key")
 # Up to this many next steps, one sorted query is cheaper than walking the buckets one query each.
 NEXT_STEPS_SORT_AT_MOST = 1_000
 
@@ -188,8 +189,9 @@ class NextStepList:
 
     The order's leading keys (decision boost, status, task priority) take 2 x 2 x 4 values, so the list
     is walked as those buckets in turn; within a bucket the order (workstream priority, task order,
-    key) is what PostgreSQL reads from the workstream `(status, priority)` index and the task index
-    `(workstream, status, priority, order, key)`, stopping once the page is full. Sorting the whole
+    key) is the order of the partial index `task_next_steps_order_idx` (open tasks of active
+    workstreams by status, priority, then the task's copy of its workstream's priority, order, key),
+    which PostgreSQL reads a page at a time, stopping once the page is full (ADR 003). Sorting the whole
     candidate set instead costs in proportion to every open task of every active workstream.
     A short list (a filter to one repo or workstream) is read with one sorted query instead.
     Each task carries the annotations `next_steps_get` gives it (`reason`, `decision_boost`,
@@ -200,7 +202,8 @@ class NextStepList:
     model = Task  # what the items are, for schema generation and other introspection
 
     def __init__(self, *, repo: str | None = None, workstream: str | None = None, domain: str | None = None) -> None:
-        filters = Q(status__in=NEXT_STEP_STATUSES, workstream__status=Workstream.Status.ACTIVE)
+        # The task's copy of its workstream's status: the condition of the index the buckets are read from.
+        filters = Q(status__in=NEXT_STEP_STATUSES, workstream_status=Workstream.Status.ACTIVE)
         if repo:
             filters &= Q(workstream__repo__slug=repo)
         if workstream:
@@ -214,13 +217,13 @@ class NextStepList:
         self._short: bool | None = None
 
     def boosted_workstreams(self) -> list[uuid.UUID]:
-        """Workstreams with a decision resolved in the last 7 days (a handful, whatever the hub's size)."""
+        """Active workstreams with a decision resolved in the last 7 days (the only ones whose tasks are next)."""
         if self._boosted is None:
             self._boosted = list(
                 Decision.objects.filter(
                     status=Decision.Status.RESOLVED,
                     resolved_at__gte=timezone.now() - DECISION_BOOST_WINDOW,
-                    workstream__isnull=False,
+                    workstream__status=Workstream.Status.ACTIVE,
                 )
                 .values_list("workstream_id", flat=True)
                 .distinct()
