@@ -364,6 +364,10 @@ class Decision(HubModel):
 
     class Meta:
         ordering = ["key"]
+        indexes = [
+            # Next steps' boost: the decisions resolved in the last 7 days, a range of this index.
+            models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="decision_resolved_at_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DecisionStatus.values), name="decision_status_valid"),
             models.CheckConstraint(condition=~Q(key=""), name="decision_key_not_empty"),
