@@ -214,6 +214,10 @@ class NextStepList:
             filters &= Q(workstream__key=workstream)
         if domain:
             filters &= Q(workstream__repo__domain__slug=domain)
+        if repo or workstream or domain:
+            # The same condition as the copy, said of the workstream the filter joins anyway: PostgreSQL
+            # then reads the tasks of the filter's active workstreams only (a domain: 6 ms, not 35).
+            filters &= Q(workstream__status=Workstream.Status.ACTIVE)
         self._filters = filters
         self._arguments = {"repo": repo, "workstream": workstream, "domain": domain}
         self._boosted: list[uuid.UUID] | None = None
