@@ -4,8 +4,10 @@ Seeds two databases with SQL (`generate_series`, seconds rather than minutes):
 
 - small: 5 domains, 10 repos, 100 workstreams, 1,000 tasks, 100 decisions, 200 progress entries,
   5,000 published outbox rows and 30 pending;
-- large: 20 domains, 200 repos, 4,000 workstreams, 200,000 tasks, 4,000 decisions, 20,000 progress
-  entries, 1,000,000 published outbox rows and 3,000 pending (some due, some backing off) and 10 failed.
+- large: 100 domains, 5,000 repos, 20,000 workstreams, 1,000,000 tasks, 20,000 decisions, 100,000 progress
+  entries, 1,000,000 published outbox rows and 3,000 pending (some due, some backing off) and 10 failed
+  (a hundred times the organisation of 2026); `--large-workstreams 4000` seeds a fifth of it but the
+  outbox (4,000 workstreams, 200,000 tasks), a quicker run.
 
 Then starts one gunicorn per database (the real settings, throttling off) and times each request
 `--requests` times, alternating small and large so that background load on the machine hits both
@@ -17,12 +19,14 @@ MCP answers ≤ 64 KB by default; the claim query an index scan.
 
     .venv/bin/python bench/scale.py                 # BENCH_SERVER_URL=postgres://postgres@127.0.0.1:5432/postgres
     .venv/bin/python bench/scale.py --keep          # keep both databases for a re-run with --reuse
+    .venv/bin/python bench/scale.py --large-workstreams 4000   # a quicker run at 200,000 tasks
 
 The databases are `<prefix>_small` and `<prefix>_large` (`--prefix`, default `statehub_bench_scale`);
 they are dropped at the end unless `--keep`.
 """
 
 import argparse
+import dataclasses
 import datetime as dt
 import http.client
 import json
@@ -72,7 +76,21 @@ class Size:
 
 # Small has 100 repos and decisions too, so its admin changelists show a full page of 100 rows like large.
 SMALL = Size("small", 5, 100, 100, 10, 100, 200, 5_000, 30, 1)
-LARGE = Size("large", 20, 200, 4_000, 50, 4_000, 20_000, 1_000_000, 3_000, 10)
+LARGE = Size("large", 100, 5_000, 20_000, 50, 20_000, 100_000, 1_000_000, 3_000, 10)
+
+
+def large_size(workstreams: int) -> Size:
+    """The large set with `workstreams` workstreams and domains, repos, decisions and progress in proportion."""
+    scale = workstreams / LARGE.workstreams
+    return dataclasses.replace(
+        LARGE,
+        domains=max(1, round(LARGE.domains * scale)),
+        repos=max(1, round(LARGE.repos * scale)),
+        workstreams=workstreams,
+        decisions=max(1, round(LARGE.decisions * scale)),
+        progress_events=max(1, round(LARGE.progress_events * scale)),
+    )
+
 
 WORKSTREAM_STATUSES = ["proposed", "ready", "active", "blocked", "backlog", "completed", "archived"]
 TASK_STATUSES = ["wait", "todo", "progress", "done", "cancel"]
@@ -104,6 +122,8 @@ HTTP_TARGETS: list[tuple[str, str, bool]] = [
     ("GET /workstreams/?status=active", "/workstreams/?status=active", False),
     ("GET /next-steps/", "/next-steps/", False),
     ("GET /next-steps/?repo=r0001", "/next-steps/?repo=r0001", False),
+    ("GET /next-steps/?domain=d001", "/next-steps/?domain=d001", False),
+    ("GET /next-steps/?workstream=WS-WP-00002", "/next-steps/?workstream=WS-WP-00002", False),  # active
     ("GET /tasks/", "/tasks/", False),
     ("GET /tasks/?workstream=WS-WP-00003", "/tasks/?workstream=WS-WP-00003", False),
     ("GET /tasks/?status=todo", "/tasks/?status=todo", False),
@@ -162,6 +182,8 @@ EXPECTED_STATUS = {"GET /tasks/?search=<1,900 terms> (400)": 400}
 # The MCP list tools timed in-process, with the arguments of each call.
 MCP_TARGETS: list[tuple[str, str, dict[str, Any]]] = [
     ("get_next_steps()", "get_next_steps", {}),
+    ('get_next_steps(repo="r0001")', "get_next_steps", {"repo": "r0001"}),
+    ('get_next_steps(domain="d001")', "get_next_steps", {"domain": "d001"}),
     ("list_workstreams()", "list_workstreams", {}),
     ('list_workstreams(status="active")', "list_workstreams", {"status": "active"}),
     ('list_tasks("WS-WP-00003")', "list_tasks", {"workstream_id": "WS-WP-00003"}),
@@ -239,8 +261,11 @@ def seed(url: str, size: Size) -> None:
         FROM generate_series(1, {size.workstreams}) AS n
         JOIN hub_repo AS r ON r.slug = 'r' || lpad((1 + n % {size.repos})::text, 4, '0')
         LEFT JOIN hub_domaingoal AS g ON g.domain_id = r.domain_id AND n % 3 = 0""",  # noqa: S608
+        # The task's copies of its workstream's status and priority (`Task`), written here as the
+        # triggers that keep them (off for the load, below) would.
         f"""INSERT INTO hub_task (id, created_at, updated_at, key, workstream_id, title, status, priority, "order",
-            assignee, blocking_reason, last_activity_at, missing_from_workplan_at)
+            assignee, blocking_reason, last_activity_at, missing_from_workplan_at, workstream_status,
+            workstream_priority)
         SELECT gen_random_uuid(),
             -- Each task its own moment, as the services write them (one timestamp per saved row).
             now() - (w.n * {size.tasks_per_workstream} + t) * interval '1 second',
@@ -249,8 +274,8 @@ def seed(url: str, size: Size) -> None:
             'Task ' || t || ' of ' || w.key || ': do the next concrete thing',
             ({arrays["task"]})[1 + (w.n * 7 + t) % 5],
             ({arrays["prio"]})[1 + (w.n + t) % 4], t, CASE WHEN t % 3 = 0 THEN 'agent-' || (t % 5) ELSE '' END, '',
-            now() - t * interval '1 hour', NULL
-        FROM (SELECT id, key, row_number() OVER (ORDER BY key) AS n FROM hub_workstream) AS w,
+            now() - t * interval '1 hour', NULL, w.status, w.priority
+        FROM (SELECT id, key, status, priority, row_number() OVER (ORDER BY key) AS n FROM hub_workstream) AS w,
             generate_series(1, {size.tasks_per_workstream}) AS t""",  # noqa: S608
         f"""INSERT INTO hub_decision (id, created_at, updated_at, key, title, question, options, status, repo_id,
             workstream_id, rationale, chosen_option, decided_by, resolved_at)
@@ -285,8 +310,12 @@ def seed(url: str, size: Size) -> None:
         ).fetchall()
         for name, _ in indexes:
             connection.execute(f'DROP INDEX "{name}"')
+        # Row triggers (the task's copy of its workstream, the foreign keys' checks) are off for the
+        # load: the statements write consistent rows, and a trigger per row of a million costs minutes.
+        connection.execute("SET session_replication_role = replica")
         for statement in statements:
             connection.execute(statement)
+        connection.execute("SET session_replication_role = DEFAULT")
         for _, definition in indexes:
             connection.execute(definition)
         connection.execute("VACUUM ANALYZE")
@@ -326,10 +355,10 @@ def outbox_insert(count: int, status: str, subjects: str) -> str:
     """  # noqa: S608 - every value is generated here, none comes from outside
 
 
-def prepare(prefix: str, *, reuse: bool) -> dict[str, str]:
+def prepare(prefix: str, large: Size, *, reuse: bool) -> dict[str, str]:
     """Create, migrate and seed both databases (or reuse them); return their URLs by size name."""
-    urls = {size.name: database_url(f"{prefix}_{size.name}") for size in (SMALL, LARGE)}
-    if reuse and all(database_exists(f"{prefix}_{size.name}") for size in (SMALL, LARGE)):
+    urls = {size.name: database_url(f"{prefix}_{size.name}") for size in (SMALL, large)}
+    if reuse and all(database_exists(f"{prefix}_{size.name}") for size in (SMALL, large)):
         print("Reusing the seeded databases.")
         return urls
     template = f"{prefix}_template"
@@ -343,7 +372,7 @@ def prepare(prefix: str, *, reuse: bool) -> dict[str, str]:
         check=True,
     )
     print(f"migrated a template database in {time.perf_counter() - started:.1f} s")
-    for size in (SMALL, LARGE):
+    for size in (SMALL, large):
         admin_sql(f'CREATE DATABASE "{prefix}_{size.name}" TEMPLATE "{template}"')
         started = time.perf_counter()
         seed(urls[size.name], size)
@@ -554,6 +583,13 @@ def main() -> int:
         metavar="TEXT",
         help="time only the requests and MCP calls whose label contains TEXT (repeatable; /health always)",
     )
+    parser.add_argument(
+        "--large-workstreams",
+        type=int,
+        default=LARGE.workstreams,
+        metavar="N",
+        help=f"workstreams of the large set, 50 tasks each (default {LARGE.workstreams:,}); the rest in proportion",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -566,7 +602,10 @@ def main() -> int:
         mcp_targets = [t for t in MCP_TARGETS if any(o in t[0] for o in args.only)]
     started = time.perf_counter()
     load_before = os.getloadavg()
-    urls = prepare(args.prefix, reuse=args.reuse)
+    if args.large_workstreams < 1:
+        parser.error("--large-workstreams takes a positive number")
+    large_set = large_size(args.large_workstreams)
+    urls = prepare(args.prefix, large_set, reuse=args.reuse)
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "--verbosity", "0"],
         env=child_environment(urls["small"]),
@@ -574,7 +613,7 @@ def main() -> int:
     )
     servers: list[Server] = []
     try:
-        for size in (SMALL, LARGE):
+        for size in (SMALL, large_set):
             credentials = run_child(urls[size.name], "credentials", 0)
             port, process = start_gunicorn(urls[size.name], args.workers)
             servers.append(Server(size.name, port, process, credentials["token"], credentials["session"]))
@@ -585,7 +624,7 @@ def main() -> int:
     mcp = time_mcp(urls, args.requests, mcp_targets)
     plan: list[str] = run_child(urls["large"], "plan", 0)
     if not args.keep:
-        for size in (SMALL, LARGE):
+        for size in (SMALL, large_set):
             admin_sql(f'DROP DATABASE IF EXISTS "{args.prefix}_{size.name}" WITH (FORCE)')
 
     small, large = servers

@@ -276,13 +276,28 @@ class Task(HubModel):
     blocking_reason = models.TextField(blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     missing_from_workplan_at = models.DateTimeField(null=True, blank=True)
+    # Copies of the workstream's status and priority, so that next steps read their order from one index
+    # (`task_next_steps_order_idx`) instead of sorting every open task of every active workstream.
+    # The database keeps them true, whoever writes (ADR 003, migration 0009's triggers): a task's
+    # insert or change of workstream copies them from its workstream, and a workstream's change of
+    # status or priority rewrites its tasks', in the same transaction. No caller sets them.
+    workstream_status = models.CharField(max_length=20, default="", editable=False)
+    workstream_priority = models.IntegerField(default=0, editable=False)
 
-    history = change_history()
+    # The copies are the workstream's history, not the task's.
+    history = change_history(excluded_fields=["workstream_status", "workstream_priority"])
 
     class Meta:
         ordering = ["workstream__key", "order", "key"]
         indexes = [
             models.Index(fields=["status", "workstream"]),
+            # Next steps: each (status, task priority) bucket of open tasks of active workstreams, in the
+            # order within it (workstream priority, task order, key), read a page at a time.
+            models.Index(
+                fields=["status", "priority", "workstream_priority", "order", "key"],
+                condition=Q(workstream_status="active", status__in=["todo", "progress"]),
+                name="task_next_steps_order_idx",
+            ),
             # Next steps walk active workstreams by priority and read each one's tasks of a status and
             # priority in (order, key) order from this index, stopping once a page is full.
             models.Index(fields=["workstream", "status", "priority", "order", "key"], name="task_next_steps_idx"),
@@ -351,6 +366,10 @@ class Decision(HubModel):
 
     class Meta:
         ordering = ["key"]
+        indexes = [
+            # Next steps' boost: the decisions resolved in the last 7 days, a range of this index.
+            models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="decision_resolved_at_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DecisionStatus.values), name="decision_status_valid"),
             models.CheckConstraint(condition=~Q(key=""), name="decision_key_not_empty"),

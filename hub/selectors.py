@@ -178,7 +178,10 @@ def next_steps_get(
 
 NEXT_STEP_STATUSES = (Task.Status.TODO, Task.Status.PROGRESS)
 NEXT_STEP_REASONS = {Task.Status.TODO: "ready", Task.Status.PROGRESS: "in_progress"}
-_WITHIN_BUCKET_ORDERING = ("workstream__priority", "order", "key")
+# `workstream__priority` of `NEXT_STEPS_ORDERING`, read from the task's copy of it (the same value, `Task`).
+_WITHIN_BUCKET_ORDERING = ("workstream_priority", "order", "key")
+# `NEXT_STEPS_ORDERING` over the copies: the order of `NextStepList._ordered`, the same values.
+_ORDERED_BY_COPY = ("-decision_boost", "status_rank", "priority_rank", *_WITHIN_BUCKET_ORDERING)
 # Up to this many next steps, one sorted query is cheaper than walking the buckets one query each.
 NEXT_STEPS_SORT_AT_MOST = 1_000
 
@@ -188,10 +191,13 @@ class NextStepList:
 
     The order's leading keys (decision boost, status, task priority) take 2 x 2 x 4 values, so the list
     is walked as those buckets in turn; within a bucket the order (workstream priority, task order,
-    key) is what PostgreSQL reads from the workstream `(status, priority)` index and the task index
-    `(workstream, status, priority, order, key)`, stopping once the page is full. Sorting the whole
+    key) is the order of the partial index `task_next_steps_order_idx` (open tasks of active
+    workstreams by status, priority, then the task's copy of its workstream's priority, order, key),
+    which PostgreSQL reads a page at a time, stopping once the page is full (ADR 003). Sorting the whole
     candidate set instead costs in proportion to every open task of every active workstream.
-    A short list (a filter to one repo or workstream) is read with one sorted query instead.
+    Buckets read task ids only; the page's tasks are loaded by primary key afterwards with their
+    workstream, repo and domain. A short list (a filter to one repo or workstream) is read with one
+    sorted query of ids instead, over the same copies.
     Each task carries the annotations `next_steps_get` gives it (`reason`, `decision_boost`,
     `status_rank`, `priority_rank`). Usable as a paginator's object list (`count()`, slicing) and,
     through `after`, for keyset pages.
@@ -200,13 +206,18 @@ class NextStepList:
     model = Task  # what the items are, for schema generation and other introspection
 
     def __init__(self, *, repo: str | None = None, workstream: str | None = None, domain: str | None = None) -> None:
-        filters = Q(status__in=NEXT_STEP_STATUSES, workstream__status=Workstream.Status.ACTIVE)
+        # The task's copy of its workstream's status: the condition of the index the buckets are read from.
+        filters = Q(status__in=NEXT_STEP_STATUSES, workstream_status=Workstream.Status.ACTIVE)
         if repo:
             filters &= Q(workstream__repo__slug=repo)
         if workstream:
             filters &= Q(workstream__key=workstream)
         if domain:
             filters &= Q(workstream__repo__domain__slug=domain)
+        if repo or workstream or domain:
+            # The same condition as the copy, said of the workstream the filter joins anyway: PostgreSQL
+            # then reads the tasks of the filter's active workstreams only (a domain: 6 ms, not 35).
+            filters &= Q(workstream__status=Workstream.Status.ACTIVE)
         self._filters = filters
         self._arguments = {"repo": repo, "workstream": workstream, "domain": domain}
         self._boosted: list[uuid.UUID] | None = None
@@ -214,14 +225,15 @@ class NextStepList:
         self._short: bool | None = None
 
     def boosted_workstreams(self) -> list[uuid.UUID]:
-        """Workstreams with a decision resolved in the last 7 days (a handful, whatever the hub's size)."""
+        """Active workstreams with a decision resolved in the last 7 days (the only ones whose tasks are next)."""
         if self._boosted is None:
             self._boosted = list(
                 Decision.objects.filter(
                     status=Decision.Status.RESOLVED,
                     resolved_at__gte=timezone.now() - DECISION_BOOST_WINDOW,
-                    workstream__isnull=False,
+                    workstream__status=Workstream.Status.ACTIVE,
                 )
+                .order_by()  # not by key (the model's order), which DISTINCT would then count in
                 .values_list("workstream_id", flat=True)
                 .distinct()
             )
@@ -242,11 +254,35 @@ class NextStepList:
         if self.boosted_workstreams():
             boosted = Q(workstream_id__in=self.boosted_workstreams())
             queryset = queryset.filter(boosted if boost else ~boosted)
-        return queryset.select_related("workstream__repo__domain").order_by(*_WITHIN_BUCKET_ORDERING)
+        return queryset.order_by(*_WITHIN_BUCKET_ORDERING)
+
+    def _ordered(self) -> QuerySet[Any]:
+        """Every next task in next-steps order, from the copies and the boosted list (a short list's one query)."""
+        boosted = self.boosted_workstreams()
+        return (
+            Task.objects.filter(self._filters)
+            .annotate(
+                decision_boost=Case(
+                    When(workstream_id__in=boosted, then=Value(True)),
+                    default=Value(False),
+                )
+                if boosted
+                else Value(False),
+                status_rank=Case(
+                    When(status=Task.Status.TODO, then=Value(0)), default=Value(1), output_field=IntegerField()
+                ),
+                priority_rank=Case(
+                    *[When(priority=word, then=Value(rank)) for word, rank in TASK_PRIORITY_RANK.items()],
+                    default=Value(len(TASK_PRIORITY_RANK)),
+                    output_field=IntegerField(),
+                ),
+            )
+            .order_by(*_ORDERED_BY_COPY)
+        )
 
     def queryset(self) -> QuerySet[Task]:
         """Every next task, in no particular order (for counting)."""
-        return Task.objects.filter(self._filters)
+        return Task.objects.filter(self._filters).order_by()
 
     def count(self) -> int:
         """How many tasks are next, in all buckets: exact up to 10,000, PostgreSQL's estimate above (as every list)."""
@@ -264,12 +300,21 @@ class NextStepList:
         return self.count()
 
     @staticmethod
-    def _annotate(tasks: list[Task], boost: bool) -> list[Task]:
-        for task in tasks:
+    def _load(found: list[tuple[uuid.UUID, bool]]) -> list[Task]:
+        """The tasks of `(id, boosted)` pairs, in that order, with their workstream, repo and domain.
+
+        The order is read as ids alone (from the index); the rows are joined to their workstream,
+        repo and domain afterwards, a page of primary keys, instead of before the sort or the walk.
+        """
+        by_id = Task.objects.select_related("workstream__repo__domain").in_bulk([pk for pk, _ in found])
+        tasks = []
+        for pk, boost in found:
+            task = by_id[pk]
             task.decision_boost = boost  # type: ignore[attr-defined]
             task.status_rank = NEXT_STEP_STATUSES.index(task.status)  # type: ignore[attr-defined]
             task.priority_rank = TASK_PRIORITY_RANK[task.priority]  # type: ignore[attr-defined]
             task.reason = "decision_resolved" if boost else NEXT_STEP_REASONS[task.status]  # type: ignore[attr-defined,index]
+            tasks.append(task)
         return tasks
 
     def __getitem__(self, index: slice) -> list[Task]:
@@ -277,8 +322,8 @@ class NextStepList:
             raise TypeError("NextStepList supports contiguous slices only.")
         start, stop, _ = index.indices(self.count())
         if self.is_short():
-            return list(next_steps_get(**self._arguments)[start:stop])
-        found: list[Task] = []
+            return self._load(list(self._ordered().values_list("pk", "decision_boost")[start:stop]))
+        found: list[tuple[uuid.UUID, bool]] = []
         position = 0  # where the current bucket starts in the whole list
         for bucket in self.buckets():
             if len(found) >= stop - start:
@@ -292,21 +337,21 @@ class NextStepList:
                     position += size
                     continue
                 skip = start - position
-            rows = list(queryset[skip : skip + stop - start - len(found)])
-            found += self._annotate(rows, bucket[0])
-            position += skip + len(rows)
-        return found
+            ids = list(queryset.values_list("pk", flat=True)[skip : skip + stop - start - len(found)])
+            found += [(pk, bucket[0]) for pk in ids]
+            position += skip + len(ids)
+        return self._load(found)
 
     def after(self, values: Sequence[Any] | None, *, limit: int) -> tuple[list[Task], bool]:
         """Up to `limit` tasks after the one whose `NEXT_STEPS_ORDERING` values are `values` (or from the start),
         and whether more follow. `values` are as `hub.keyset.cursor_values` checked them against `next_steps_get`."""
+        found: list[tuple[uuid.UUID, bool]] = []
         if self.is_short():
-            ordered = next_steps_get(**self._arguments)
+            ordered = self._ordered()
             if values is not None:
-                ordered = ordered.filter(keyset_after(NEXT_STEPS_ORDERING, values))
-            rows: list[Task] = list(ordered[: limit + 1])
-            return rows[:limit], len(rows) > limit
-        found: list[Task] = []
+                ordered = ordered.filter(keyset_after(_ORDERED_BY_COPY, values))
+            found = list(ordered.values_list("pk", "decision_boost")[: limit + 1])
+            return self._load(found[:limit]), len(found) > limit
         started = values is None
         for bucket in self.buckets():
             boost, status, priority = bucket
@@ -320,10 +365,11 @@ class NextStepList:
                 if here == position:
                     queryset = queryset.filter(keyset_after(_WITHIN_BUCKET_ORDERING, list(values[3:])))
                 started = True
-            found += self._annotate(list(queryset[: limit + 1 - len(found)]), boost)
+            ids = list(queryset.values_list("pk", flat=True)[: limit + 1 - len(found)])
+            found += [(pk, boost) for pk in ids]
             if len(found) > limit:
                 break
-        return found[:limit], len(found) > limit
+        return self._load(found[:limit]), len(found) > limit
 
 
 def object_history(instance: models.Model) -> QuerySet[Any]:
