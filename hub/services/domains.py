@@ -1,5 +1,7 @@
 """Writes for domains, repos and domain goals."""
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -90,6 +92,21 @@ def repo_update(*, repo: Repo, data: dict[str, Any]) -> Repo:
     if apply_fields(repo, values):
         validate_and_save(repo)
     return repo
+
+
+def repos_mark_reconciliation(*, field: str, times: Mapping[Any, dt.datetime | None]) -> None:
+    """Set a reconciliation time (`last_attempted_at` or `last_synced_at`) of many repos in one statement.
+
+    Bookkeeping of every run, not a change of the repos: no history row (both fields are excluded
+    from it) and no event, as `repo_update` under `history.untracked()` did one repo at a time.
+    """
+    if field not in {"last_attempted_at", "last_synced_at"}:
+        raise ValueError(f"not a reconciliation time: {field}")
+    if not times:
+        return
+    now = timezone.now()
+    repos = [Repo(pk=pk, updated_at=now, **{field: at}) for pk, at in times.items()]
+    Repo.objects.bulk_update(repos, [field, "updated_at"])
 
 
 @transaction.atomic
