@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import events
@@ -104,9 +104,13 @@ def repos_mark_reconciliation(*, field: str, times: Mapping[Any, dt.datetime | N
         raise ValueError(f"not a reconciliation time: {field}")
     if not times:
         return
-    now = timezone.now()
-    repos = [Repo(pk=pk, updated_at=now, **{field: at}) for pk, at in times.items()]
-    Repo.objects.bulk_update(repos, [field, "updated_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Repo._meta.db_table)} AS repo"  # noqa: S608 (names from the model)
+            f" SET {connection.ops.quote_name(field)} = v.at, updated_at = %s"
+            " FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, at) WHERE repo.id = v.id",
+            [timezone.now(), list(times), list(times.values())],
+        )
 
 
 @transaction.atomic
