@@ -5,6 +5,7 @@ Files are skipped by their stamp (device, inode, size, mtime, ctime) only when i
 too young for its stamp to tell versions apart gets none, and the checks on what may be read hold.
 """
 
+import json
 import os
 import time
 from pathlib import Path
@@ -167,3 +168,12 @@ def test_repos_a_budget_leaves_in_a_batch_are_named_and_keep_their_turn(tmp_path
     after = {slug: at for slug, at in Repo.objects.values_list("slug", "last_attempted_at") if at is not None}
     assert all(after[r.slug] == attempted[r.slug] for r in order[3:])
     assert all(after[r.slug] > attempted[r.slug] for r in order[:3])
+
+
+def test_a_sweeps_json_written_repo_by_repo_is_its_whole_report(tmp_path):
+    _repos(tmp_path, 3)
+    Path(tmp_path / "repo-001" / "workplans" / "broken.md").write_text("---\nid: [\n---\n")
+    for report in (sweep(fix=True, max_seconds=None), sweep(repos=Repo.objects.none(), fix=False, max_seconds=None)):
+        text = "".join(report.json_lines())
+        assert json.loads(text) == json.loads(json.dumps(report.as_dict()))
+        assert text == json.dumps(report.as_dict(), indent=2)
