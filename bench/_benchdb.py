@@ -52,6 +52,7 @@ class Run:
     max_rss_mb: float
     returncode: int
     stdout: str
+    cpu_seconds: float = 0.0  # the child's user + system CPU time: less bent by a loaded machine than wall time
 
 
 def manage(*args: str) -> Run:
@@ -66,7 +67,7 @@ def manage(*args: str) -> Run:
     text = out_path.read_text()
     out_path.unlink()
     # ru_maxrss is in KiB on Linux; wait4 gives this child's own peak (RUSAGE_CHILDREN would be the max so far).
-    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, text)
+    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, text, usage.ru_utime + usage.ru_stime)
 
 
 def children_max_rss_mb() -> float:

@@ -212,8 +212,15 @@ class Workstream(HubModel):
     missing_from_repo_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the workplan file is gone (an orphan, flagged not deleted)."
     )
+    source_stamp = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The file's device, inode, size, mtime and ctime (ns) when it last hashed to source_hash: "
+        "a sweep that finds the same stamp and hash skips reading it (`hub.reconcile.reading`).",
+    )
 
-    history = change_history()
+    # The stamp is a cache of the file's metadata, not a change of the workstream: no history row for it.
+    history = change_history(excluded_fields=["source_stamp"])
 
     class Meta:
         ordering = ["priority", "key"]

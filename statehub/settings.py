@@ -367,6 +367,9 @@ CELERY_BEAT_SCHEDULE = {
 STATEHUB_REPO_ROOTS = env.list("STATEHUB_REPO_ROOTS", default=[str(BASE_DIR.parent)] if DEBUG else [])
 # A workplan file larger than this is reported, not read.
 WORKPLAN_MAX_BYTES = env.int("WORKPLAN_MAX_BYTES", default=1024 * 1024)
+# A sweep skips a file whose stamp (device, inode, size, mtime, ctime) and hash are those it last read;
+# false where checkouts live on a filesystem that does not keep mtime and ctime (docs/workplans.md).
+WORKPLAN_SKIP_UNCHANGED_BY_STAT = env.bool("WORKPLAN_SKIP_UNCHANGED_BY_STAT", default=True)
 
 # --- MCP ---
 STATEHUB_MCP_USER = env("STATEHUB_MCP_USER", default="")

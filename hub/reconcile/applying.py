@@ -55,6 +55,8 @@ class Application:
                 return False
             with transaction.atomic():
                 self._apply_chunk(plans[start : start + WORKPLANS_PER_TRANSACTION])
+        if not comparison.vanished_tasks and not comparison.orphans:
+            return True
         with transaction.atomic():
             for task, finding in comparison.vanished_tasks:
                 data = {"missing_from_workplan_at": self.started_at}
@@ -64,8 +66,16 @@ class Application:
                 self._flag(finding, functools.partial(workstream_update, workstream=workstream, data=data))
         return True
 
-    def mark_synced(self) -> None:
-        """Record `last_synced_at`, unless someone else edited this repo's rows while the run was going."""
+    def mark_synced(self, *, deferred: dict[Any, dt.datetime] | None = None) -> None:
+        """Record `last_synced_at`, unless someone else edited this repo's rows while the run was going.
+
+        A run that wrote nothing records the time its rows were read (`started_at`), without a query:
+        whatever was edited since is edited "since the last sync" for the next run. With `deferred`,
+        the time is put there (repo pk → time) for the caller to write with its batch's others.
+        """
+        if not self.written:
+            self._synced(self.started_at, deferred)
+            return
         end = timezone.now()
         concurrent = False
         recent: list[tuple[type[Task | Workstream], Any]] = [
@@ -77,9 +87,14 @@ class Application:
                 if self.written.get((model, pk)) != updated_at:
                     concurrent = True
         # With a concurrent edit, the next run must re-check everything edited since this run began.
-        synced_at = self.started_at if concurrent else end
-        with history.untracked():
-            repo_update(repo=self.repo, data={"last_synced_at": synced_at})
+        self._synced(self.started_at if concurrent else end, deferred)
+
+    def _synced(self, synced_at: dt.datetime, deferred: dict[Any, dt.datetime] | None) -> None:
+        if deferred is not None:
+            deferred[self.repo.pk] = synced_at
+        else:
+            with history.untracked():
+                repo_update(repo=self.repo, data={"last_synced_at": synced_at})
         self.repo.last_synced_at = synced_at
         self.report.synced_at = synced_at
 

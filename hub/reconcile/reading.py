@@ -9,10 +9,24 @@ path with `O_NOFOLLOW` and checked again on the open descriptor (regular, one li
 `WORKPLAN_MAX_BYTES`), so a symlink or a link swapped in after the check is refused too.
 Parsing (`hub.workplans`) refuses YAML anchors and aliases and bounds the YAML per file.
 Messages never name anything outside the checkout.
+
+A file is not even opened when its stamp (device, inode, size, mtime and ctime in ns, as listed
+without following symlinks) is the one stored with the hash it had when last read and the hash
+is still the workstream's `source_hash`: the same checks hold on the listed metadata (a regular
+file, one link, not over the limit, named in the checkout's own resolved folder). A stamp is
+stored only for a file whose mtime and ctime were at least `STAMP_SETTLE_NS` older than the
+moment it was read, as git does against "racy" files: a file rewritten within the timestamp's
+granularity, with the same size, would keep its stamp, so a file that young is hashed again
+next time instead. ctime cannot be set back from user space (`os.utime` moves it to now), so a
+content change with size and mtime restored is still seen. What a stamp cannot see: a change
+that leaves mtime and ctime alone (a filesystem mounted without them, a write through a raw
+block device, or a clock set back by more than the settling time); set
+`WORKPLAN_SKIP_UNCHANGED_BY_STAT=false` where checkouts live on such a filesystem.
 """
 
 import os
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -22,6 +36,9 @@ from django.conf import settings
 from hub.checkouts import is_inside, local_path_problem, workplan_dir_problem
 from hub.models import Repo
 from hub.workplans import WorkplanError, WorkplanSpec, content_hash, parse_workplan
+
+# How much older than the read a file's mtime and ctime must be for its stamp to be kept (2 s: FAT's granularity).
+STAMP_SETTLE_NS = 2_000_000_000
 
 # Open flags for a workplan file: never through a final symlink, never blocking on a FIFO.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -62,6 +79,17 @@ class FileRead:
     unchanged: bool = False
     error: str | None = None
     line: int | None = None
+    stamp: str | None = None  # the stamp to store with `content_hash` (read now, settled); None: none to store
+
+
+def file_stamp(info: os.stat_result) -> str:
+    """What identifies one version of a file without reading it: device, inode, size, mtime and ctime (ns)."""
+    return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+
+
+def _settled(info: os.stat_result, read_at_ns: int) -> bool:
+    """Whether the file was last written long enough before it was read for its stamp to tell versions apart."""
+    return max(info.st_mtime_ns, info.st_ctime_ns) <= read_at_ns - STAMP_SETTLE_NS
 
 
 @dataclass
@@ -107,9 +135,18 @@ def checkout_problem(repo: Repo) -> str | None:
     return None
 
 
-def _entries(checkout: Checkout) -> tuple[list[tuple[str, str]], list[FileRead]]:
-    """(relative path, path to open) of `*.md` and `archived/*.md` without README.md, plus folders refused."""
-    found: list[tuple[str, str]] = []
+@dataclass(frozen=True)
+class Entry:
+    """One listed workplan file: its path in the checkout, the path to open, and its metadata as listed."""
+
+    relative: str
+    path: str
+    listed: os.stat_result | None  # lstat of the name in the resolved folder; None when it could not be taken
+
+
+def _entries(checkout: Checkout) -> tuple[list[Entry], list[FileRead]]:
+    """`*.md` and `archived/*.md` without README.md, as listed (not following symlinks), plus folders refused."""
+    found: list[Entry] = []
     refused: list[FileRead] = []
     for relative_folder, folder in (
         (checkout.workplan_dir, checkout.workplans),
@@ -123,22 +160,37 @@ def _entries(checkout: Checkout) -> tuple[list[tuple[str, str]], list[FileRead]]
             continue
         try:
             with os.scandir(real) as listing:
-                names = sorted(
-                    entry.name
-                    for entry in listing
-                    if entry.name.endswith(".md")
-                    and not entry.name.startswith(".")
-                    and entry.name.lower() != "readme.md"
+                entries = sorted(
+                    (
+                        entry
+                        for entry in listing
+                        if entry.name.endswith(".md")
+                        and not entry.name.startswith(".")
+                        and entry.name.lower() != "readme.md"
+                    ),
+                    key=lambda entry: entry.name,
                 )
+                found.extend(Entry(f"{relative_folder}/{entry.name}", entry.path, _listed(entry)) for entry in entries)
         except OSError as exc:
             refused.append(FileRead(path=relative_folder, error=f"directory cannot be listed: {exc.strerror or exc}"))
             continue
-        found.extend((f"{relative_folder}/{name}", os.path.join(real, name)) for name in names)
     return found, refused
+
+
+def _listed(entry: os.DirEntry[str]) -> os.stat_result | None:
+    try:
+        return entry.stat(follow_symlinks=False)
+    except OSError:
+        return None  # gone or unreadable: reading it says why
 
 
 def read_file(path: str, *, root: str, max_bytes: int) -> bytes:
     """A workplan file's bytes, if it is a regular file inside `root` of at most `max_bytes`; else FileRefused."""
+    return read_file_and_stat(path, root=root, max_bytes=max_bytes)[0]
+
+
+def read_file_and_stat(path: str, *, root: str, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """`read_file`, with the metadata of the descriptor it was read from."""
     real = os.path.realpath(path)
     if not is_inside(real, root):
         raise FileRefused("is a symbolic link that leads out of the checkout; not opened")
@@ -163,7 +215,7 @@ def read_file(path: str, *, root: str, max_bytes: int) -> bytes:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise FileRefused(f"is over WORKPLAN_MAX_BYTES ({max_bytes}); not read")
-    return data
+    return data, info
 
 
 def _hard_linked(links: int) -> str:
@@ -175,35 +227,54 @@ def read_workplans(
     *,
     unchanged: Callable[[str, str], bool],
     out_of_time: Callable[[], bool],
+    stamped: Callable[[str, str], str | None] | None = None,
 ) -> Reading:
     """Read and parse every workplan file of the checkout, skipping parsing where `unchanged(path, hash)`.
 
-    `out_of_time` is asked before each file; when it says yes, the files left are listed in
-    `not_reached` and the reading stops.
+    `stamped(path, stamp)` gives the hash of a file whose stamp is the one stored with its
+    workstream's `source_hash` (None otherwise): such a file is taken as unchanged without being
+    opened. `out_of_time` is asked before each file; when it says yes, the files left are listed
+    in `not_reached` and the reading stops.
     """
     reading = Reading()
     entries, reading.files = _entries(checkout)
     max_bytes = settings.WORKPLAN_MAX_BYTES
-    for index, (relative, path) in enumerate(entries):
+    by_stat = stamped is not None and settings.WORKPLAN_SKIP_UNCHANGED_BY_STAT
+    for index, entry in enumerate(entries):
         if out_of_time():
-            reading.not_reached = [name for name, _ in entries[index:]]
+            reading.not_reached = [item.relative for item in entries[index:]]
             break
-        reading.files.append(_read_one(relative, path, root=checkout.root, max_bytes=max_bytes, unchanged=unchanged))
+        if by_stat and entry.listed is not None and _may_skip(entry.listed, max_bytes):
+            assert stamped is not None
+            digest = stamped(entry.relative, file_stamp(entry.listed))
+            if digest is not None:
+                reading.files.append(FileRead(path=entry.relative, content_hash=digest, unchanged=True))
+                continue
+        reading.files.append(_read_one(entry, root=checkout.root, max_bytes=max_bytes, unchanged=unchanged))
     return reading
 
 
-def _read_one(
-    relative: str, path: str, *, root: str, max_bytes: int, unchanged: Callable[[str, str], bool]
-) -> FileRead:
+def _may_skip(listed: os.stat_result, max_bytes: int) -> bool:
+    """Whether the listed file passes the checks a read makes: regular (not a symlink), one link, small enough.
+
+    It was listed in the checkout's resolved folder and is no symlink, so it is inside the checkout.
+    """
+    return stat.S_ISREG(listed.st_mode) and listed.st_nlink == 1 and listed.st_size <= max_bytes
+
+
+def _read_one(entry: Entry, *, root: str, max_bytes: int, unchanged: Callable[[str, str], bool]) -> FileRead:
+    relative = entry.relative
+    read_at_ns = time.time_ns()
     try:
-        data = read_file(path, root=root, max_bytes=max_bytes)
+        data, info = read_file_and_stat(entry.path, root=root, max_bytes=max_bytes)
     except FileRefused as exc:
         return FileRead(path=relative, error=f"{Path(relative).name} {exc.message}")
     digest = content_hash(data)
+    stamp = file_stamp(info) if _settled(info, read_at_ns) else None
     if unchanged(relative, digest):
-        return FileRead(path=relative, content_hash=digest, unchanged=True)
+        return FileRead(path=relative, content_hash=digest, unchanged=True, stamp=stamp)
     try:
         spec = parse_workplan(data, path=relative)
     except WorkplanError as exc:
         return FileRead(path=relative, content_hash=digest, error=exc.message, line=exc.line)
-    return FileRead(path=relative, content_hash=digest, spec=spec)
+    return FileRead(path=relative, content_hash=digest, spec=spec, stamp=stamp)

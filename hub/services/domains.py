@@ -1,8 +1,10 @@
 """Writes for domains, repos and domain goals."""
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import events
@@ -90,6 +92,25 @@ def repo_update(*, repo: Repo, data: dict[str, Any]) -> Repo:
     if apply_fields(repo, values):
         validate_and_save(repo)
     return repo
+
+
+def repos_mark_reconciliation(*, field: str, times: Mapping[Any, dt.datetime | None]) -> None:
+    """Set a reconciliation time (`last_attempted_at` or `last_synced_at`) of many repos in one statement.
+
+    Bookkeeping of every run, not a change of the repos: no history row (both fields are excluded
+    from it) and no event, as `repo_update` under `history.untracked()` did one repo at a time.
+    """
+    if field not in {"last_attempted_at", "last_synced_at"}:
+        raise ValueError(f"not a reconciliation time: {field}")
+    if not times:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Repo._meta.db_table)} AS repo"  # noqa: S608 (names from the model)
+            f" SET {connection.ops.quote_name(field)} = v.at, updated_at = %s"
+            " FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, at) WHERE repo.id = v.id",
+            [timezone.now(), list(times), list(times.values())],
+        )
 
 
 @transaction.atomic

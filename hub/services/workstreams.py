@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -207,3 +207,24 @@ def task_update(*, task: Task, data: dict[str, Any]) -> Task:
             task.last_activity_at = timezone.now()
         validate_and_save(task)
     return task
+
+
+def workstream_sources_stamp(*, stamps: list[tuple[Any, str, str, str]]) -> int:
+    """Store `source_stamp` for (repo id, source path, hash, stamp) where the workstream's `source_hash` is that hash.
+
+    A cache of the files' metadata for the next sweep (`hub.reconcile.reading`), not a change of the
+    workstreams: `updated_at`, history and events are left alone. One statement per call; the hash
+    condition keeps a stamp from being stored for a file whose content the hub did not apply whole.
+    """
+    if not stamps:
+        return 0
+    columns = list(zip(*stamps, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Workstream._meta.db_table)} AS ws SET source_stamp = v.stamp"  # noqa: S608
+            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]) AS v(repo_id, path, hash, stamp)"
+            " WHERE ws.repo_id = v.repo_id AND ws.source_path = v.path AND ws.source_hash = v.hash"
+            " AND ws.source_hash <> '' AND ws.source_stamp <> v.stamp",
+            [list(column) for column in columns],
+        )
+        return cursor.rowcount

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         try:
             if options["all"]:
                 result = sweep(fix=options["fix"], max_seconds=None)
-                reports, body = result.repos, result.as_dict()
+                reports, body = result.repos, None
                 skipped = result.skipped
                 exit_code = result.exit_code
             else:
@@ -51,7 +51,12 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         except ReconciliationBusy as exc:
             raise CommandError(exc.message, returncode=EXIT_BUSY) from exc
-        if options["json"]:
+        if options["json"] and body is None:
+            # A sweep's JSON is written repo by repo: built whole, 300,000 findings would not fit the memory budget.
+            for piece in result.json_lines():
+                self.stdout.write(piece, ending="")
+            self.stdout.write("")
+        elif options["json"]:
             self.stdout.write(json.dumps(body, indent=2))
         else:
             for report in reports:

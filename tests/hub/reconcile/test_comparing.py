@@ -1,5 +1,6 @@
 """hub.reconcile.comparing.compare: pure, so its decisions are checked here without a database."""
 
+import datetime as dt
 import uuid
 
 from hub.models import Task, Workstream
@@ -10,6 +11,7 @@ from hub.workplans import parse_workplan
 
 REPO_ID = uuid.uuid4()
 FILE = "workplans/CUST-WP-0001-x.md"
+LOADED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 TEXT = (
     "---\nid: CUST-WP-0001\ntitle: Plan\nstatus: ready\n---\n# Plan\n\n"
     "## Task T1: First\n```task\nid: CUST-WP-0001-T1\nstatus: todo\n```\n"
@@ -38,6 +40,7 @@ def _snapshot(
         workstreams=workstreams,
         by_path={ws.source_path: ws for ws in workstreams.values() if ws.source_path},
         changed_ids=set(),
+        loaded_at=LOADED_AT,
         tasks={task.key: task},
     )
 
@@ -59,7 +62,9 @@ def test_a_forbidden_status_move_is_a_conflict_and_clears_the_stored_hash():
 
 
 def test_a_file_with_a_new_workplan_plans_its_creation_with_its_tasks():
-    empty = Snapshot(repo_id=REPO_ID, repo_slug="fixture-repo", workstreams={}, by_path={}, changed_ids=set())
+    empty = Snapshot(
+        repo_id=REPO_ID, repo_slug="fixture-repo", workstreams={}, by_path={}, changed_ids=set(), loaded_at=LOADED_AT
+    )
     result = compare(_reading(), empty)
     plan = result.workplans[0]
     assert plan.is_fresh and plan.created is not None and plan.created["key"] == "CUST-WP-0001"
