@@ -97,6 +97,8 @@ def test_ctrl_c_stops_the_long_running_commands_cleanly(
         NATS_URL=nats_server_url,
         DATABASE_URL=test_database_url,
         DJANGO_SECRET_KEY=django_settings.SECRET_KEY,
+        # A command that does not stop prints every thread's stack when the test aborts it (below).
+        PYTHONFAULTHANDLER="1",
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", *command],
@@ -114,7 +116,12 @@ def test_ctrl_c_stops_the_long_running_commands_cleanly(
         assert time.monotonic() < deadline, "the command did not reach NATS within 60 s"
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=20)
+    try:
+        _, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate()
+        pytest.fail(f"{command[0]} did not stop within 20 s of Ctrl-C; its threads then:\n{stderr[-8000:]}")
 
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
