@@ -107,6 +107,9 @@ def test_ctrl_c_stops_the_long_running_commands_cleanly(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test session started in the background of a script inherits SIGINT
+        # ignored (POSIX shells ignore it in asynchronous commands), and so would the command.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Ctrl-C once the command runs (it has reached NATS), not after a fixed pause: on a busy machine
     # the interpreter may still be starting Django after any fixed number of seconds.
