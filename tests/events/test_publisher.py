@@ -129,7 +129,9 @@ def test_a_stream_deleted_under_a_plain_subscriber_is_recreated(jetstream: Any) 
     thread.start()
     listening.wait(5)
     try:
-        result = publish_event("org.statehub.repo.registered", envelope(), timeout=0.5)
+        # The publish waits out its timeout (the subscriber answers no ack), then creates the stream within
+        # the same timeout: generous enough for a busy machine.
+        result = publish_event("org.statehub.repo.registered", envelope(), timeout=2)
     finally:
         done.set()
         thread.join(5)
