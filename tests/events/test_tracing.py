@@ -206,8 +206,8 @@ def test_a_management_command_is_one_trace_and_its_relay_links_to_it(
     # A bulk write has no create span per event: the message carries the command's own context.
     assert message.headers["traceparent"] == f"00-{hex_trace_id(root)}-{hex_span_id(root)}-03"
     publish = only(finished, f"publish {TASK_STALE}")
-    assert hex_trace_id(publish) == hex_trace_id(root)
-    # Published by the relay (after the bulk commit): a span linked to the stored context.
+    # Published by the relay (after the bulk commit): a span linked to the stored context, in whatever
+    # trace the relay runs (its Celery task may start one of its own), as the messaging conventions say.
     assert [hex_span_id_of(link.context) for link in publish.links] == [hex_span_id(root)]
     assert any(span.kind is SpanKind.CLIENT and hex_trace_id(span) == hex_trace_id(root) for span in finished)
 
